@@ -1,0 +1,37 @@
+"""The domain's error hierarchy; the CRI adapter maps each class to one gRPC status code."""
+
+
+class HexcriError(Exception):
+    """Base of every error the domain raises on purpose."""
+
+
+class NotFound(HexcriError):
+    """The object named by the request does not exist."""
+
+
+class AlreadyExists(HexcriError):
+    """A name or ID the request wants is taken."""
+
+
+class InvalidArgument(HexcriError):
+    """The request itself is malformed."""
+
+
+class FailedPrecondition(HexcriError):
+    """The request is well formed but the object is in the wrong state for it."""
+
+
+class DeadlineExceeded(HexcriError):
+    """The operation did not finish in the time it was given."""
+
+
+class Unimplemented(HexcriError):
+    """This backend cannot serve the request."""
+
+
+class Unavailable(HexcriError):
+    """A dependency (containerd, a registry) cannot be reached right now."""
+
+
+class Internal(HexcriError):
+    """Something failed that is not the client's fault."""

@@ -1,0 +1,9 @@
+"""Time, as the domain sees it."""
+
+from typing import Protocol
+
+
+class Clock(Protocol):
+    def now_ns(self) -> int:
+        """Wall-clock time in nanoseconds since the epoch."""
+        ...

@@ -1,0 +1,12 @@
+"""Runtime events: task exits and OOM kills."""
+
+from collections.abc import AsyncIterator
+from typing import Protocol
+
+from domain.model import TaskExit, TaskOOM
+
+
+class RuntimeEvents(Protocol):
+    def subscribe(self) -> AsyncIterator[TaskExit | TaskOOM]:
+        """Every task exit and OOM from now on; survives runtime restarts."""
+        ...

@@ -1,0 +1,19 @@
+"""Container stdio and the CRI log files it is pumped into."""
+
+from typing import Protocol
+
+from ports.runtime import Stdio
+
+
+class ContainerIO(Protocol):
+    async def open(self, container_id: str, log_path: str, tty: bool, stdin: bool) -> Stdio:
+        """Prepare stdio for a container and start pumping its output into `log_path`."""
+        ...
+
+    async def reopen_log(self, container_id: str) -> None:
+        """Reopen the log file after kubelet rotated it."""
+        ...
+
+    async def close(self, container_id: str) -> None:
+        """Stop pumping and remove the container's stdio. Idempotent."""
+        ...

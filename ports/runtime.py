@@ -1,0 +1,73 @@
+"""The container runtime: containers, tasks, exec, resources and stats."""
+
+from collections.abc import Sequence
+from typing import Any, Protocol
+
+from pydantic import Field
+
+from domain.model import (
+    ContainerStats,
+    ExecResult,
+    Frozen,
+    Image,
+    LinuxResources,
+    RuntimeContainer,
+)
+
+
+class Stdio(Frozen):
+    """Where a task's stdio goes: paths the IO port made (FIFOs) or empty for none."""
+
+    stdin: str = ""
+    stdout: str = ""
+    stderr: str = ""
+    terminal: bool = False
+
+
+class CreateRequest(Frozen):
+    """Everything the runtime needs to create one container (a pause or an app container)."""
+
+    id: str
+    sandbox_id: str
+    image: Image
+    spec: dict[str, Any]
+    labels: dict[str, str] = Field(default_factory=dict)
+    stdio: Stdio = Stdio()
+
+
+class ContainerRuntime(Protocol):
+    async def create(self, request: CreateRequest) -> None:
+        """Create the container and its task (not started). Leaves nothing on failure."""
+        ...
+
+    async def start(self, container_id: str) -> int:
+        """Start the created task; returns its pid."""
+        ...
+
+    async def kill(self, container_id: str, signal: int) -> None:
+        """Send `signal` to the task's init process; no error if it has already exited."""
+        ...
+
+    async def delete(self, container_id: str) -> None:
+        """Delete task, container and writable layer. Idempotent."""
+        ...
+
+    async def update_resources(self, container_id: str, resources: LinuxResources) -> None:
+        ...
+
+    async def exec_sync(
+        self, container_id: str, cmd: Sequence[str], timeout: float | None
+    ) -> ExecResult:
+        """Run `cmd` in the container and collect its output; DeadlineExceeded on timeout."""
+        ...
+
+    async def stats(self, container_id: str) -> ContainerStats:
+        ...
+
+    async def list(self) -> list[RuntimeContainer]:
+        """Every container the runtime holds for us, with its task state (for recovery)."""
+        ...
+
+    async def ready(self) -> bool:
+        """Whether the runtime answers."""
+        ...
