@@ -197,8 +197,8 @@ class Sandbox(Entity):
     netns_path: str = ""
     ips: tuple[str, ...] = ()
     pid: int = 0
-    # True once the pause container exists in the runtime (crash-recovery bookkeeping).
-    runtime_created: bool = False
+    # False while RunPodSandbox is in flight: recovery rolls back what is not committed.
+    committed: bool = False
 
     @property
     def name(self) -> str:
@@ -272,14 +272,16 @@ class Container(Entity):
     pid: int = 0
     oom_killed: bool = False
     resources: LinuxResources | None = None
-    runtime_created: bool = False
+    # False while CreateContainer is in flight: recovery rolls back what is not committed.
+    committed: bool = False
 
     def mark_started(self, pid: int, at: int) -> None:
-        if self.state != ContainerState.CREATED:
+        if self.state not in (ContainerState.CREATED, ContainerState.EXITED):
             raise FailedPrecondition(
                 f"container {self.id} is {self.state.name}, only a CREATED container can start"
             )
-        self.state = ContainerState.RUNNING
+        if self.state == ContainerState.CREATED:  # else the exit event overtook the start reply
+            self.state = ContainerState.RUNNING
         self.pid = pid
         self.started_at = at
 

@@ -48,6 +48,10 @@ class ContainerRuntime(Protocol):
         """Send `signal` to the task's init process; no error if it has already exited."""
         ...
 
+    async def reap(self, container_id: str) -> None:
+        """Release an exited task (its shim and stdio); the container stays. Idempotent."""
+        ...
+
     async def delete(self, container_id: str) -> None:
         """Delete task, container and writable layer. Idempotent."""
         ...
