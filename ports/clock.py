@@ -1,5 +1,7 @@
 """Time, as the domain sees it."""
 
+from __future__ import annotations
+
 from typing import Protocol
 
 

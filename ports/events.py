@@ -1,5 +1,7 @@
 """Runtime events: task exits and OOM kills."""
 
+from __future__ import annotations
+
 from collections.abc import AsyncIterator
 from typing import Protocol
 

@@ -1,5 +1,7 @@
 """Files the runtime keeps on the node for a pod (hostname, hosts, resolv.conf)."""
 
+from __future__ import annotations
+
 from typing import Protocol
 
 

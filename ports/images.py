@@ -1,5 +1,7 @@
 """Images: the node's image store and the puller that fills it."""
 
+from __future__ import annotations
+
 from typing import Protocol
 
 from domain.model import AuthConfig, FilesystemUsage, Image

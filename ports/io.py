@@ -1,5 +1,7 @@
 """Container stdio and the CRI log files it is pumped into."""
 
+from __future__ import annotations
+
 from typing import Protocol
 
 from ports.runtime import Stdio

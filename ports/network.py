@@ -1,5 +1,7 @@
 """Pod networking: network namespaces and the CNI chain."""
 
+from __future__ import annotations
+
 from typing import Protocol
 
 from pydantic import Field

@@ -1,5 +1,7 @@
 """The container runtime: containers, tasks, exec, resources and stats."""
 
+from __future__ import annotations
+
 from collections.abc import Sequence
 from typing import Any, Protocol
 

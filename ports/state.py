@@ -1,5 +1,7 @@
 """Durable state: what must survive a restart of hexcri."""
 
+from __future__ import annotations
+
 from typing import Protocol
 
 from domain.model import Container, Sandbox

@@ -1,0 +1,46 @@
+"""Every memory fake, wired together as one backend."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from adapters.memory.clock import FakeClock
+from adapters.memory.files import MemorySandboxFiles
+from adapters.memory.images import MemoryImageStore, MemoryRegistry
+from adapters.memory.io import MemoryIO
+from adapters.memory.network import MemoryNamespaces, MemoryNetwork
+from adapters.memory.runtime import MemoryRuntime
+from adapters.memory.state import MemoryStateStore
+from domain.services.context import Ports
+from ports.clock import Clock
+
+
+@dataclass
+class MemoryBackend:
+    """The fakes, reachable by name so tests can drive and inspect them."""
+
+    clock: Clock = field(default_factory=FakeClock)
+    registry: MemoryRegistry = field(default_factory=MemoryRegistry)
+    netns: MemoryNamespaces = field(default_factory=MemoryNamespaces)
+    network: MemoryNetwork = field(default_factory=MemoryNetwork)
+    state: MemoryStateStore = field(default_factory=MemoryStateStore)
+    files: MemorySandboxFiles = field(default_factory=MemorySandboxFiles)
+
+    def __post_init__(self) -> None:
+        self.io = MemoryIO(self.clock)
+        self.runtime = MemoryRuntime(self.clock, self.io)
+        self.images = MemoryImageStore(self.registry, self.clock)
+
+    def ports(self) -> Ports:
+        return Ports(
+            runtime=self.runtime,
+            io=self.io,
+            events=self.runtime,
+            netns=self.netns,
+            network=self.network,
+            images=self.images,
+            puller=self.images,
+            state=self.state,
+            files=self.files,
+            clock=self.clock,
+        )

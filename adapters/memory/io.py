@@ -1,0 +1,81 @@
+"""Container stdio in memory: output the fake runtime emits lands in real CRI log files."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from typing import BinaryIO
+
+from domain.logformat import LineSplitter, Stream, format_record
+from ports.clock import Clock
+from ports.runtime import Stdio
+
+
+@dataclass
+class _Pipe:
+    log_path: str
+    tty: bool
+    file: BinaryIO | None = None
+    splitters: dict[Stream, LineSplitter] = field(default_factory=dict)
+
+
+class MemoryIO:
+    """Implements ContainerIO; `emit` is how the fake runtime's processes write output."""
+
+    def __init__(self, clock: Clock) -> None:
+        self._clock = clock
+        self._pipes: dict[str, _Pipe] = {}
+
+    async def open(self, container_id: str, log_path: str, tty: bool, stdin: bool) -> Stdio:
+        pipe = self._pipes.get(container_id)
+        if pipe is None:
+            pipe = self._pipes[container_id] = _Pipe(log_path=log_path, tty=tty)
+            self._open_file(pipe)
+        base = f"memory://{container_id}"
+        return Stdio(
+            stdin=f"{base}/stdin" if stdin else "",
+            stdout=f"{base}/stdout",
+            stderr="" if tty else f"{base}/stderr",
+            terminal=tty,
+        )
+
+    @staticmethod
+    def _open_file(pipe: _Pipe) -> None:
+        if pipe.log_path:
+            os.makedirs(os.path.dirname(pipe.log_path) or ".", exist_ok=True)
+            pipe.file = open(pipe.log_path, "ab", buffering=0)  # noqa: SIM115 - kept open
+
+    def emit(self, container_id: str, stream: Stream, data: bytes) -> None:
+        pipe = self._pipes.get(container_id)
+        if pipe is None:
+            return
+        if pipe.tty:
+            stream = Stream.STDOUT
+        splitter = pipe.splitters.setdefault(stream, LineSplitter())
+        self._write(pipe, stream, splitter.feed(data))
+
+    def _write(self, pipe: _Pipe, stream: Stream, records: list[tuple[bytes, bool]]) -> None:
+        if pipe.file is None or not records:
+            return
+        now = self._clock.now_ns()
+        pipe.file.write(b"".join(format_record(now, stream, p, c) for c, p in records))
+
+    async def reopen_log(self, container_id: str) -> None:
+        pipe = self._pipes.get(container_id)
+        if pipe is None:
+            return
+        if pipe.file is not None:
+            pipe.file.close()
+        self._open_file(pipe)
+
+    async def close(self, container_id: str) -> None:
+        pipe = self._pipes.pop(container_id, None)
+        if pipe is None:
+            return
+        for stream, splitter in pipe.splitters.items():
+            self._write(pipe, stream, splitter.flush())
+        if pipe.file is not None:
+            pipe.file.close()
+
+    def is_open(self, container_id: str) -> bool:
+        return container_id in self._pipes

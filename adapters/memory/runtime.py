@@ -1,0 +1,245 @@
+"""A container runtime in memory whose processes run a tiny shell language on asyncio.
+
+Programs: `echo WORDS`, `true`, `false`, `exit N`, `sleep SECONDS`, `sh -c "a; b; ..."` of
+those; anything else runs until it is killed, like a server or the pause process.
+Tests drive exits with `exit_container` and OOM kills with `oom_kill`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import shlex
+from collections.abc import AsyncIterator, Callable, Sequence
+from dataclasses import dataclass, field
+
+from adapters.memory.io import MemoryIO
+from domain.errors import AlreadyExists, DeadlineExceeded, FailedPrecondition, NotFound
+from domain.logformat import Stream
+from domain.model import (
+    ContainerStats,
+    ExecResult,
+    LinuxResources,
+    RuntimeContainer,
+    TaskExit,
+    TaskOOM,
+    TaskStatus,
+)
+from ports.clock import Clock
+from ports.runtime import CreateRequest
+
+FATAL_SIGNALS = frozenset({1, 2, 3, 9, 15})
+Emit = Callable[[tuple[Stream, bytes]], None]
+
+
+class _Exit(Exception):
+    def __init__(self, code: int) -> None:
+        self.code = code
+
+
+@dataclass
+class _Task:
+    request: CreateRequest
+    status: TaskStatus = TaskStatus.CREATED
+    pid: int = 0
+    started_ns: int = 0
+    exit_code: int = 0
+    exited_at: int = 0
+    resources: LinuxResources | None = None
+    runner: asyncio.Task[None] | None = None
+    output: list[tuple[Stream, bytes]] = field(default_factory=list)
+
+
+class MemoryRuntime:
+    """Implements ContainerRuntime and RuntimeEvents."""
+
+    def __init__(self, clock: Clock, io: MemoryIO) -> None:
+        self._clock = clock
+        self._io = io
+        self._tasks: dict[str, _Task] = {}
+        self._pids = itertools.count(1000)
+        self._subscribers: set[asyncio.Queue[TaskExit | TaskOOM]] = set()
+        self.available = True
+
+    # --- ContainerRuntime -------------------------------------------------------------------
+
+    async def create(self, request: CreateRequest) -> None:
+        if request.id in self._tasks:
+            raise AlreadyExists(f"container {request.id} already exists")
+        self._tasks[request.id] = _Task(request=request)
+
+    async def start(self, container_id: str) -> int:
+        task = self._get(container_id)
+        if task.status != TaskStatus.CREATED:
+            raise FailedPrecondition(f"task {container_id} is {task.status.name}")
+        task.status = TaskStatus.RUNNING
+        task.pid = next(self._pids)
+        task.started_ns = self._clock.now_ns()
+        args = list(task.request.spec.get("process", {}).get("args", []))
+        task.runner = asyncio.create_task(self._run(container_id, args))
+        return task.pid
+
+    async def kill(self, container_id: str, signal: int) -> None:
+        task = self._tasks.get(container_id)
+        if task is None or task.status != TaskStatus.RUNNING:
+            return
+        if signal in FATAL_SIGNALS:
+            self._finish(container_id, 128 + signal)
+
+    async def reap(self, container_id: str) -> None:
+        self._get_optional(container_id)
+
+    async def delete(self, container_id: str) -> None:
+        task = self._tasks.pop(container_id, None)
+        if task is not None and task.runner is not None:
+            task.runner.cancel()
+
+    async def update_resources(self, container_id: str, resources: LinuxResources) -> None:
+        self._get(container_id).resources = resources
+
+    async def exec_sync(
+        self, container_id: str, cmd: Sequence[str], timeout: float | None
+    ) -> ExecResult:
+        task = self._get(container_id)
+        if task.status != TaskStatus.RUNNING:
+            raise FailedPrecondition(f"task {container_id} is not running")
+        out: list[tuple[Stream, bytes]] = []
+        try:
+            code = await asyncio.wait_for(self._interpret(list(cmd), out.append), timeout)
+        except TimeoutError as exc:
+            raise DeadlineExceeded(f"command {list(cmd)} timed out after {timeout}s") from exc
+        return ExecResult(
+            stdout=b"".join(d for s, d in out if s == Stream.STDOUT),
+            stderr=b"".join(d for s, d in out if s == Stream.STDERR),
+            exit_code=code,
+        )
+
+    async def stats(self, container_id: str) -> ContainerStats:
+        task = self._get(container_id)
+        now = self._clock.now_ns()
+        running_ns = max(0, now - task.started_ns) if task.started_ns else 0
+        return ContainerStats(
+            container_id=container_id,
+            timestamp=now,
+            cpu_usage_core_ns=running_ns // 100,
+            memory_working_set_bytes=4 << 20,
+            memory_usage_bytes=5 << 20,
+        )
+
+    async def list(self) -> list[RuntimeContainer]:
+        return [
+            RuntimeContainer(
+                id=cid,
+                labels=t.request.labels,
+                task=t.status,
+                pid=t.pid,
+                exit_code=t.exit_code,
+                exited_at=t.exited_at,
+            )
+            for cid, t in self._tasks.items()
+        ]
+
+    async def ready(self) -> bool:
+        return self.available
+
+    # --- RuntimeEvents ------------------------------------------------------------------------
+
+    async def subscribe(self) -> AsyncIterator[TaskExit | TaskOOM]:
+        queue: asyncio.Queue[TaskExit | TaskOOM] = asyncio.Queue()
+        self._subscribers.add(queue)
+        try:
+            while True:
+                yield await queue.get()
+        finally:
+            self._subscribers.discard(queue)
+
+    # --- test controls ------------------------------------------------------------------------
+
+    def exit_container(self, container_id: str, code: int) -> None:
+        """Make a running container's process exit with `code`."""
+        self._finish(container_id, code)
+
+    def oom_kill(self, container_id: str) -> None:
+        self._broadcast(TaskOOM(container_id=container_id))
+        self._finish(container_id, 137)
+
+    def resources_of(self, container_id: str) -> LinuxResources | None:
+        return self._get(container_id).resources
+
+    def spec_of(self, container_id: str) -> dict[str, object]:
+        return self._get(container_id).request.spec
+
+    def has(self, container_id: str) -> bool:
+        return container_id in self._tasks
+
+    # --- internals ----------------------------------------------------------------------------
+
+    def _get(self, container_id: str) -> _Task:
+        task = self._get_optional(container_id)
+        if task is None:
+            raise NotFound(f"container {container_id} not found in the runtime")
+        return task
+
+    def _get_optional(self, container_id: str) -> _Task | None:
+        return self._tasks.get(container_id)
+
+    def _broadcast(self, event: TaskExit | TaskOOM) -> None:
+        for queue in self._subscribers:
+            queue.put_nowait(event)
+
+    def _finish(self, container_id: str, code: int) -> None:
+        task = self._tasks.get(container_id)
+        if task is None or task.status != TaskStatus.RUNNING:
+            return
+        task.status = TaskStatus.STOPPED
+        task.exit_code = code
+        task.exited_at = self._clock.now_ns()
+        if task.runner is not None and task.runner is not asyncio.current_task():
+            task.runner.cancel()
+        self._broadcast(
+            TaskExit(container_id=container_id, exit_code=code, exited_at=task.exited_at, pid=task.pid)
+        )
+
+    async def _run(self, container_id: str, args: list[str]) -> None:
+        def emit(item: tuple[Stream, bytes]) -> None:
+            self._io.emit(container_id, *item)
+
+        try:
+            code = await self._interpret(args, emit)
+        except asyncio.CancelledError:
+            return  # killed or deleted: the exit is already recorded
+        await asyncio.sleep(0)  # let the start reply be recorded before the exit
+        self._finish(container_id, code)
+
+    async def _interpret(self, args: list[str], emit: Emit) -> int:
+        """Run `args`; returns the exit code (runs forever for unknown programs)."""
+        try:
+            return await self._words(args, emit)
+        except _Exit as done:
+            return done.code
+
+    async def _words(self, args: list[str], emit: Emit) -> int:
+        if not args:
+            return 0
+        program = args[0].rsplit("/", 1)[-1]
+        if program == "sh" and len(args) >= 3 and args[1] == "-c":
+            code = 0
+            for line in args[2].replace("&&", ";").split(";"):
+                words = shlex.split(line)
+                if words:
+                    code = await self._words(words, emit)
+            return code
+        if program == "echo":
+            emit((Stream.STDOUT, (" ".join(args[1:]) + "\n").encode()))
+            return 0
+        if program == "true":
+            return 0
+        if program == "false":
+            return 1
+        if program == "exit":
+            raise _Exit(int(args[1]) if len(args) > 1 else 0)
+        if program == "sleep":
+            await asyncio.sleep(float(args[1]) if len(args) > 1 else 0)
+            return 0
+        await asyncio.Event().wait()
+        return 0

@@ -1,0 +1,1 @@
+"""Use cases, one module each; every function takes the `Context` first."""

@@ -1,0 +1,96 @@
+"""CreateContainer: reserve the name, build the spec, open stdio, create in the runtime."""
+
+from __future__ import annotations
+
+import asyncio
+import posixpath
+
+from domain.errors import FailedPrecondition, InvalidArgument, NotFound
+from domain.ids import new_id
+from domain.model import Container, ContainerConfig, ContainerEventType, Sandbox, SandboxState
+from domain.services.context import Context
+from domain.services.rollback import Rollback
+from domain.services.sandbox_run import KIND_LABEL
+from domain.spec import container_spec
+from ports.runtime import CreateRequest
+
+SANDBOX_ID_LABEL = "io.hexcri.sandbox-id"
+
+
+def reserved_name(config: ContainerConfig, sandbox: Sandbox) -> str:
+    """`name_sandbox-name_sandbox-namespace_sandbox-uid_attempt`."""
+    m = sandbox.config.metadata
+    return f"{config.metadata.name}_{m.name}_{m.namespace}_{m.uid}_{config.metadata.attempt}"
+
+
+def log_path(config: ContainerConfig, sandbox: Sandbox) -> str:
+    """The absolute log path kubelet asked for (relative to the sandbox's log directory)."""
+    if not config.log_path:
+        return ""
+    return posixpath.join(sandbox.config.log_directory, config.log_path)
+
+
+def validate_container_config(config: ContainerConfig) -> None:
+    if not config.metadata.name:
+        raise InvalidArgument("container metadata.name must not be empty")
+    if not config.image:
+        raise InvalidArgument("container image must not be empty")
+    for mount in config.mounts:
+        if not mount.container_path.startswith("/"):
+            raise InvalidArgument(f"mount path {mount.container_path!r} must be absolute")
+    if config.resources is not None:
+        r = config.resources
+        if min(r.cpu_period, r.cpu_shares, r.memory_limit_in_bytes) < 0:
+            raise InvalidArgument("resources must not be negative")
+
+
+async def create_container(ctx: Context, sandbox_id: str, config: ContainerConfig) -> str:
+    """Create a container in a READY sandbox; returns its ID. Nothing is left on failure."""
+    validate_container_config(config)
+    sandbox = ctx.sandboxes.get(sandbox_id)
+    if sandbox.state != SandboxState.READY:
+        raise FailedPrecondition(f"sandbox {sandbox.id} is not ready")
+    image = ctx.images.resolve(config.image)
+    if image is None:
+        raise NotFound(f"image {config.image!r} not found: pull it first")
+    container = Container(
+        id=new_id(),
+        sandbox_id=sandbox.id,
+        config=config,
+        image_id=image.id,
+        image_ref=image.repo_digests[0] if image.repo_digests else image.id,
+        created_at=ctx.ports.clock.now_ns(),
+        resources=config.resources,
+    )
+    name = reserved_name(config, sandbox)
+    ctx.names.reserve(name, container.id)
+    undo = Rollback()
+    undo.push("release name", lambda: ctx.names.release(name))
+    try:
+        spec = container_spec(container, sandbox, image, ctx.settings.node)
+        await ctx.ports.state.put_container(container)
+        undo.push("forget state", lambda: ctx.ports.state.delete_container(container.id))
+        await asyncio.gather(*(ctx.ports.files.ensure_dir(m.host_path) for m in config.mounts))
+        undo.push("close stdio", lambda: ctx.ports.io.close(container.id))
+        stdio = await ctx.ports.io.open(
+            container.id, log_path(config, sandbox), config.tty, config.stdin
+        )
+        undo.push("delete container", lambda: ctx.ports.runtime.delete(container.id))
+        await ctx.ports.runtime.create(
+            CreateRequest(
+                id=container.id,
+                sandbox_id=sandbox.id,
+                image=image,
+                spec=spec,
+                labels={KIND_LABEL: "container", SANDBOX_ID_LABEL: sandbox.id},
+                stdio=stdio,
+            )
+        )
+        container.committed = True
+        await ctx.ports.state.put_container(container)
+    except BaseException:
+        await asyncio.shield(undo.run())
+        raise
+    ctx.containers.add(container)
+    ctx.publish(container.id, sandbox.id, ContainerEventType.CREATED)
+    return container.id

@@ -1,0 +1,36 @@
+"""ContainerStatus, ListContainers and container stats: answered from the stores."""
+
+from __future__ import annotations
+
+import asyncio
+
+from domain.filters import ContainerFilter, match_container, validate_selector
+from domain.model import Container, ContainerState, ContainerStats
+from domain.services.context import Context
+
+
+def container_status(ctx: Context, container_id: str) -> Container:
+    return ctx.containers.get(container_id)
+
+
+def list_containers(ctx: Context, f: ContainerFilter | None = None) -> list[Container]:
+    if f is None:
+        return ctx.containers.all()
+    validate_selector(f.label_selector)
+    return [c for c in ctx.containers.all() if match_container(f, c)]
+
+
+async def container_stats(ctx: Context, container_id: str) -> tuple[Container, ContainerStats]:
+    container = ctx.containers.get(container_id)
+    if container.state != ContainerState.RUNNING:
+        return container, ContainerStats(
+            container_id=container.id, timestamp=ctx.ports.clock.now_ns()
+        )
+    return container, await ctx.ports.runtime.stats(container.id)
+
+
+async def list_container_stats(
+    ctx: Context, f: ContainerFilter | None = None
+) -> list[tuple[Container, ContainerStats]]:
+    running = [c for c in list_containers(ctx, f) if c.state == ContainerState.RUNNING]
+    return list(await asyncio.gather(*(container_stats(ctx, c.id) for c in running)))

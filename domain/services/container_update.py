@@ -1,0 +1,21 @@
+"""UpdateContainerResources: applied to the running task and kept for the status."""
+
+from __future__ import annotations
+
+from domain.errors import FailedPrecondition, InvalidArgument
+from domain.model import ContainerState, LinuxResources
+from domain.services.context import Context
+
+
+async def update_container_resources(
+    ctx: Context, container_id: str, resources: LinuxResources
+) -> None:
+    container = ctx.containers.get(container_id)
+    if min(resources.cpu_period, resources.cpu_shares, resources.memory_limit_in_bytes) < 0:
+        raise InvalidArgument("resources must not be negative")
+    if container.state not in (ContainerState.CREATED, ContainerState.RUNNING):
+        raise FailedPrecondition(f"container {container.id} is {container.state.name}")
+    if container.state == ContainerState.RUNNING:
+        await ctx.ports.runtime.update_resources(container.id, resources)
+    container.resources = resources
+    await ctx.ports.state.put_container(container)

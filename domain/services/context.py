@@ -1,0 +1,78 @@
+"""What every use case works with: the ports, the settings and the in-memory stores."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+
+from domain.eventbus import EventBus
+from domain.model import ContainerEvent, ContainerEventType, Frozen
+from domain.names import NameRegistry
+from domain.reference import parse
+from domain.spec import NodeOptions
+from domain.store import ContainerStore, ExitSignals, ImageIndex, SandboxStore
+from ports.clock import Clock
+from ports.events import RuntimeEvents
+from ports.files import SandboxFiles
+from ports.images import ImagePuller, ImageStore
+from ports.io import ContainerIO
+from ports.network import NetworkNamespaces, PodNetwork
+from ports.runtime import ContainerRuntime
+from ports.state import StateStore
+
+
+@dataclass(frozen=True, slots=True)
+class Ports:
+    """Every outbound port, as the composition root wires them."""
+
+    runtime: ContainerRuntime
+    io: ContainerIO
+    events: RuntimeEvents
+    netns: NetworkNamespaces
+    network: PodNetwork
+    images: ImageStore
+    puller: ImagePuller
+    state: StateStore
+    files: SandboxFiles
+    clock: Clock
+
+
+class Settings(Frozen):
+    """Runtime-wide settings the use cases need."""
+
+    runtime_name: str = "hexcri"
+    runtime_version: str = "0.1.0"
+    sandbox_image: str = "registry.k8s.io/pause:3.9"
+    cgroup_driver: str = "cgroupfs"
+    stop_kill_wait: float = 10.0  # seconds to wait for an exit after SIGKILL
+    node: NodeOptions = NodeOptions()
+
+
+@dataclass
+class Context:
+    """The ports, settings, stores and bookkeeping shared by all use cases."""
+
+    ports: Ports
+    settings: Settings = field(default_factory=Settings)
+    sandboxes: SandboxStore = field(default_factory=SandboxStore)
+    containers: ContainerStore = field(default_factory=ContainerStore)
+    images: ImageIndex = field(default_factory=ImageIndex)
+    bus: EventBus = field(default_factory=EventBus)
+    exits: ExitSignals = field(default_factory=ExitSignals)
+    # Names held by objects being created or committed; released on removal or rollback.
+    names: NameRegistry = field(default_factory=NameRegistry)
+    # Pulls in flight by reference, so that concurrent pulls of one image share one download.
+    pulls: dict[str, asyncio.Future[str]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.images.pin(str(parse(self.settings.sandbox_image)))
+
+    def publish(self, container_id: str, sandbox_id: str, kind: ContainerEventType) -> None:
+        self.bus.publish(
+            ContainerEvent(
+                container_id=container_id,
+                sandbox_id=sandbox_id,
+                type=kind,
+                created_at=self.ports.clock.now_ns(),
+            )
+        )

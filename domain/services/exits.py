@@ -1,0 +1,49 @@
+"""Runtime events: task exits and OOM kills recorded in the stores and the state."""
+
+from __future__ import annotations
+
+import logging
+
+from domain.model import ContainerEventType, TaskExit, TaskOOM
+from domain.services.context import Context
+
+log = logging.getLogger(__name__)
+
+
+async def handle_event(ctx: Context, event: TaskExit | TaskOOM) -> None:
+    if isinstance(event, TaskOOM):
+        container = ctx.containers.lookup(event.container_id)
+        if container is not None:
+            container.oom_killed = True
+        return
+    await record_exit(ctx, event)
+
+
+async def record_exit(ctx: Context, event: TaskExit) -> None:
+    """Record an exit once: repeats (a reconciliation after a reconnect) change nothing."""
+    container = ctx.containers.lookup(event.container_id)
+    if container is not None:
+        if container.finished_at:
+            ctx.exits.set(container.id)
+            return
+        container.mark_exited(event.exit_code, event.exited_at or ctx.ports.clock.now_ns())
+        await ctx.ports.state.put_container(container)
+        ctx.exits.set(container.id)
+        ctx.publish(container.id, container.sandbox_id, ContainerEventType.STOPPED)
+        await ctx.ports.io.close(container.id)
+        await ctx.ports.runtime.reap(container.id)
+        return
+    sandbox = ctx.sandboxes.find(event.container_id) if len(event.container_id) == 64 else None
+    if sandbox is not None:
+        sandbox.mark_not_ready()
+        await ctx.ports.state.put_sandbox(sandbox)
+    ctx.exits.set(event.container_id)
+
+
+async def watch_runtime_events(ctx: Context) -> None:
+    """Consume the runtime's event stream until cancelled."""
+    async for event in ctx.ports.events.subscribe():
+        try:
+            await handle_event(ctx, event)
+        except Exception:
+            log.exception("failed to handle runtime event %s", event)

@@ -1,0 +1,41 @@
+"""Version, Status, UpdateRuntimeConfig and RuntimeConfig."""
+
+from __future__ import annotations
+
+from domain.model import Condition, Frozen
+from domain.services.context import Context
+
+CRI_API_VERSION = "v1"
+
+
+class VersionInfo(Frozen):
+    version: str = "0.1.0"
+    runtime_name: str
+    runtime_version: str
+    runtime_api_version: str = CRI_API_VERSION
+
+
+def version(ctx: Context) -> VersionInfo:
+    s = ctx.settings
+    return VersionInfo(runtime_name=s.runtime_name, runtime_version=s.runtime_version)
+
+
+async def status(ctx: Context) -> list[Condition]:
+    """RuntimeReady and NetworkReady, as kubelet reads them."""
+    ready = await ctx.ports.runtime.ready()
+    runtime = Condition(
+        type="RuntimeReady",
+        status=ready,
+        reason="" if ready else "RuntimeNotReady",
+        message="" if ready else "the container runtime does not answer",
+    )
+    return [runtime, ctx.ports.network.condition()]
+
+
+def update_runtime_config(ctx: Context, pod_cidr: str) -> None:
+    if pod_cidr:
+        ctx.ports.network.update_pod_cidr(pod_cidr)
+
+
+def cgroup_driver(ctx: Context) -> str:
+    return ctx.settings.cgroup_driver

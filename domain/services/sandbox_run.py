@@ -1,0 +1,99 @@
+"""RunPodSandbox: network namespace + CNI beside the pause container, committed last."""
+
+from __future__ import annotations
+
+import asyncio
+
+from domain.errors import InvalidArgument
+from domain.ids import new_id
+from domain.model import Image, Sandbox, SandboxConfig
+from domain.services.context import Context
+from domain.services.image_pull import ensure_image
+from domain.services.rollback import Rollback
+from domain.spec import sandbox_files, sandbox_spec
+from ports.network import PodNetworkRequest
+from ports.runtime import CreateRequest
+
+KIND_LABEL = "io.hexcri.kind"
+
+
+def validate_sandbox_config(config: SandboxConfig) -> None:
+    m = config.metadata
+    for field, value in (("name", m.name), ("namespace", m.namespace), ("uid", m.uid)):
+        if not value:
+            raise InvalidArgument(f"sandbox metadata.{field} must not be empty")
+    if m.attempt < 0:
+        raise InvalidArgument("sandbox metadata.attempt must not be negative")
+
+
+def network_request(sandbox: Sandbox) -> PodNetworkRequest:
+    m = sandbox.config.metadata
+    return PodNetworkRequest(
+        sandbox_id=sandbox.id,
+        netns_path=sandbox.netns_path,
+        pod_name=m.name,
+        pod_namespace=m.namespace,
+        pod_uid=m.uid,
+        port_mappings=sandbox.config.port_mappings,
+        dns=sandbox.config.dns_config,
+        annotations=sandbox.config.annotations,
+    )
+
+
+async def run_pod_sandbox(ctx: Context, config: SandboxConfig, runtime_handler: str = "") -> str:
+    """Create and start a pod sandbox; returns its ID. On failure nothing is left behind."""
+    validate_sandbox_config(config)
+    sandbox = Sandbox(
+        id=new_id(),
+        config=config,
+        runtime_handler=runtime_handler,
+        created_at=ctx.ports.clock.now_ns(),
+    )
+    ctx.names.reserve(sandbox.name, sandbox.id)
+    undo = Rollback()
+    undo.push("release name", lambda: ctx.names.release(sandbox.name))
+    try:
+        image = await ensure_image(ctx, ctx.settings.sandbox_image)
+        await ctx.ports.state.put_sandbox(sandbox)  # uncommitted: recovery rolls it back
+        undo.push("forget state", lambda: ctx.ports.state.delete_sandbox(sandbox.id))
+        if not config.host_network:
+            sandbox.netns_path = await ctx.ports.netns.create(sandbox.id)
+            undo.push("remove netns", lambda: ctx.ports.netns.remove(sandbox.netns_path))
+            await ctx.ports.state.put_sandbox(sandbox)
+        network, _ = await asyncio.gather(
+            _setup_network(ctx, sandbox, undo), _create_pause(ctx, sandbox, image, undo)
+        )
+        sandbox.ips = network
+        pid = await ctx.ports.runtime.start(sandbox.id)
+        sandbox.mark_ready(pid)
+        sandbox.committed = True
+        await ctx.ports.state.put_sandbox(sandbox)
+    except BaseException:
+        await asyncio.shield(undo.run())
+        raise
+    ctx.sandboxes.add(sandbox)
+    return sandbox.id
+
+
+async def _setup_network(ctx: Context, sandbox: Sandbox, undo: Rollback) -> tuple[str, ...]:
+    if sandbox.config.host_network:
+        return ()
+    request = network_request(sandbox)
+    undo.push("network teardown", lambda: ctx.ports.network.teardown(request))
+    result = await ctx.ports.network.setup(request)
+    return result.ips
+
+
+async def _create_pause(ctx: Context, sandbox: Sandbox, image: Image, undo: Rollback) -> None:
+    node = ctx.settings.node
+    undo.push("remove sandbox files", lambda: ctx.ports.files.remove(sandbox.id))
+    await ctx.ports.files.write(sandbox.id, sandbox_files(sandbox))
+    request = CreateRequest(
+        id=sandbox.id,
+        sandbox_id=sandbox.id,
+        image=image,
+        spec=sandbox_spec(sandbox, image, node),
+        labels={KIND_LABEL: "sandbox"},
+    )
+    undo.push("delete pause container", lambda: ctx.ports.runtime.delete(sandbox.id))
+    await ctx.ports.runtime.create(request)
