@@ -1,0 +1,53 @@
+"""The `hexcri` command line: serve, version, config show."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+
+from app import settings as config
+from app.container import VERSION
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="hexcri", description="A Kubernetes CRI server.")
+    parser.add_argument("--config", help=f"TOML config file (default {config.DEFAULT_CONFIG})")
+    sub = parser.add_subparsers(dest="command", required=True)
+    serve = sub.add_parser("serve", help="serve the CRI on a unix socket")
+    serve.add_argument("--backend", choices=["memory", "containerd"])
+    serve.add_argument("--socket", help="unix socket path")
+    sub.add_parser("version", help="print the version")
+    show = sub.add_parser("config", help="configuration").add_subparsers(dest="action")
+    show.add_parser("show", help="print the effective configuration as JSON")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    if args.command == "version":
+        print(f"hexcri {VERSION} (CRI v1)")
+        return 0
+    try:
+        settings = config.load(args.config)
+    except (FileNotFoundError, ValueError) as exc:
+        print(f"hexcri: {exc}", file=sys.stderr)
+        return 2
+    if args.command == "config":
+        print(settings.model_dump_json(indent=2))
+        return 0
+    overrides = {k: v for k, v in (("backend", args.backend), ("socket", args.socket)) if v}
+    settings = settings.model_copy(update=overrides)
+    logging.basicConfig(
+        level=settings.log_level.upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    from app.lifecycle import serve
+
+    asyncio.run(serve(settings))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,85 @@
+"""Configuration: a TOML file (default /etc/hexcri/config.toml) with HEXCRI_* env overrides."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+DEFAULT_CONFIG = "/etc/hexcri/config.toml"
+CONFIG_ENV = "HEXCRI_CONFIG"
+
+
+class ContainerdSettings(BaseModel):
+    address: str = "/run/containerd/containerd.sock"
+    namespace: str = "k8s.io"
+    snapshotter: str = "overlayfs"
+    runtime: str = "io.containerd.runc.v2"
+
+
+class CniSettings(BaseModel):
+    bin_dirs: list[str] = ["/opt/cni/bin", "/usr/lib/cni"]
+    conf_dir: str = "/etc/cni/net.d"
+    cache_dir: str = "/var/lib/cni"
+    netns_dir: str = "/var/run/netns"
+    plugin_timeout: float = 60.0
+
+
+class RegistrySettings(BaseModel):
+    config_path: str = "/etc/containerd/certs.d"
+    max_concurrent_downloads: int = 3
+    no_progress_timeout: float = 300.0
+
+
+class Settings(BaseSettings):
+    """Every setting hexcri reads; `hexcri config show` prints the effective values."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="HEXCRI_", env_nested_delimiter="__", extra="forbid"
+    )
+
+    socket: str = "/run/hexcri/hexcri.sock"
+    backend: Literal["memory", "containerd"] = "containerd"
+    sandbox_image: str = "registry.k8s.io/pause:3.9"
+    root_dir: str = "/var/lib/hexcri"
+    state_dir: str = "/run/hexcri"
+    streaming_address: str = "127.0.0.1:0"
+    log_level: str = "INFO"
+    cgroup_driver: Literal["cgroupfs", "systemd"] = "cgroupfs"
+    # None: detect whether this process may lower oom_score_adj (containerd's
+    # restrict_oom_score_adj); true/false forces it.
+    restrict_oom_score_adj: bool | None = None
+    stop_kill_wait: float = 10.0
+    containerd: ContainerdSettings = ContainerdSettings()
+    cni: CniSettings = CniSettings()
+    registry: RegistrySettings = RegistrySettings()
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        path = os.environ.get(CONFIG_ENV, DEFAULT_CONFIG)
+        toml = TomlConfigSettingsSource(settings_cls, toml_file=path if Path(path).exists() else [])
+        return (init_settings, env_settings, toml)
+
+
+def load(config_path: str | None = None) -> Settings:
+    """Settings from `config_path` (or $HEXCRI_CONFIG, or the default file) and the env."""
+    if config_path is not None:
+        if not Path(config_path).exists():
+            raise FileNotFoundError(f"config file {config_path} does not exist")
+        os.environ[CONFIG_ENV] = config_path
+    return Settings()
