@@ -1,0 +1,41 @@
+"""Unit fixtures: a domain Context on the memory fakes, with the exit watcher running."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+import pytest
+
+from adapters.memory.backend import MemoryBackend
+from domain.model import ContainerConfig, ContainerMetadata, SandboxConfig, SandboxMetadata
+from domain.services.context import Context
+from domain.services.exits import watch_runtime_events
+
+
+@pytest.fixture
+def backend() -> MemoryBackend:
+    return MemoryBackend()
+
+
+@pytest.fixture
+async def ctx(backend: MemoryBackend) -> AsyncIterator[Context]:
+    context = Context(ports=backend.ports())
+    watcher = asyncio.create_task(watch_runtime_events(context))
+    await asyncio.sleep(0)
+    yield context
+    watcher.cancel()
+
+
+def pod(name: str = "web", uid: str = "uid-1", namespace: str = "default", **kw: object) -> SandboxConfig:
+    return SandboxConfig(metadata=SandboxMetadata(name=name, uid=uid, namespace=namespace), **kw)  # type: ignore[arg-type]
+
+
+def container(name: str = "app", image: str = "busybox", **kw: object) -> ContainerConfig:
+    return ContainerConfig(metadata=ContainerMetadata(name=name), image=image, **kw)  # type: ignore[arg-type]
+
+
+async def settle() -> None:
+    """Let the fake processes and the exit watcher run."""
+    for _ in range(5):
+        await asyncio.sleep(0)
