@@ -19,6 +19,10 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--backend", choices=["memory", "containerd"])
     serve.add_argument("--socket", help="unix socket path")
     sub.add_parser("version", help="print the version")
+    demo = sub.add_parser("demo", help="run one pod through a running hexcri's CRI socket")
+    demo.add_argument("--socket", default="/run/hexcri/hexcri.sock")
+    demo.add_argument("--image", default="docker.io/library/busybox:latest")
+    demo.add_argument("command", nargs="*", default=["echo", "hello from hexcri"])
     show = sub.add_parser("config", help="configuration").add_subparsers(dest="action")
     show.add_parser("show", help="print the effective configuration as JSON")
     return parser
@@ -29,6 +33,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "version":
         print(f"hexcri {VERSION} (CRI v1)")
         return 0
+    if args.command == "demo":
+        from app.demo import main as demo
+
+        return demo(args.socket, args.image, args.command)
     try:
         settings = config.load(args.config)
     except (FileNotFoundError, ValueError) as exc:

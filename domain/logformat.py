@@ -68,5 +68,7 @@ class LineSplitter:
 
 def parse_record(line: bytes) -> tuple[str, Stream, bool, bytes]:
     """Split one log line (without its newline) into timestamp, stream, partial, content."""
-    ts, stream, tag, content = line.split(b" ", 3) if line.count(b" ") >= 3 else (*line.split(b" ", 2), b"")
+    ts, stream, tag, content = (
+        line.split(b" ", 3) if line.count(b" ") >= 3 else (*line.split(b" ", 2), b"")
+    )
     return ts.decode(), Stream(stream.decode()), tag == b"P", content

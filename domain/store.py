@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+
 from domain.errors import NotFound
 from domain.ids import IdIndex
 from domain.model import Container, Image, Sandbox
-from domain.names import NameRegistry
 from domain.reference import is_image_id, normalise_image_id, parse
 
 
@@ -79,7 +79,6 @@ class ContainerStore:
 
     def of_sandbox(self, sandbox_id: str) -> list[Container]:
         return [self._items[i] for i in self._by_sandbox.get(sandbox_id, ())]
-
 
 
 class ExitSignals:
@@ -167,7 +166,7 @@ class ImageIndex:
         if image_id is None:
             try:
                 image_id = self._refs.get(str(parse(text)))
-            except Exception:  # noqa: BLE001 - not a reference: maybe an ID prefix
+            except Exception:
                 image_id = None
         if image_id is None:
             prefix = text.removeprefix("sha256:")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 from typing import Protocol
 
 from domain.model import AuthConfig, FilesystemUsage, Image
@@ -9,8 +10,7 @@ from domain.reference import Reference
 
 
 class ImageStore(Protocol):
-    async def list(self) -> list[Image]:
-        ...
+    async def list(self) -> list[Image]: ...
 
     async def remove(self, image: Image) -> None:
         """Forget the image and every tag of it; its content becomes collectable."""
@@ -20,8 +20,7 @@ class ImageStore(Protocol):
         """Remove one name of an image that keeps other names."""
         ...
 
-    async def fs_info(self) -> list[FilesystemUsage]:
-        ...
+    async def fs_info(self) -> builtins.list[FilesystemUsage]: ...
 
 
 class ImagePuller(Protocol):

@@ -58,8 +58,7 @@ class ContainerRuntime(Protocol):
         """Delete task, container and writable layer. Idempotent."""
         ...
 
-    async def update_resources(self, container_id: str, resources: LinuxResources) -> None:
-        ...
+    async def update_resources(self, container_id: str, resources: LinuxResources) -> None: ...
 
     async def exec_sync(
         self, container_id: str, cmd: Sequence[str], timeout: float | None
@@ -67,8 +66,7 @@ class ContainerRuntime(Protocol):
         """Run `cmd` in the container and collect its output; DeadlineExceeded on timeout."""
         ...
 
-    async def stats(self, container_id: str) -> ContainerStats:
-        ...
+    async def stats(self, container_id: str) -> ContainerStats: ...
 
     async def list(self) -> list[RuntimeContainer]:
         """Every container the runtime holds for us, with its task state (for recovery)."""

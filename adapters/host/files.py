@@ -34,5 +34,11 @@ class LocalSandboxFiles:
         await asyncio.to_thread(shutil.rmtree, self._dir(sandbox_id), True)
 
     async def ensure_dir(self, path: str) -> None:
-        if path and not os.path.lexists(path):
-            await asyncio.to_thread(os.makedirs, path, 0o755, True)
+        if path:
+            await asyncio.to_thread(_make_missing_dir, path)
+
+
+def _make_missing_dir(path: str) -> None:
+    """Create a missing mount source as a directory, as containerd's CRI does."""
+    if not os.path.lexists(path):
+        os.makedirs(path, 0o755, exist_ok=True)

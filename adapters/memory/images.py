@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import builtins
 import hashlib
 import json
 
@@ -69,6 +71,7 @@ class MemoryImageStore:
     async def pull(self, reference: Reference, auth: AuthConfig | None) -> Image:
         config, image_id, manifest_digest = self._registry.resolve(reference)
         self.pull_count += 1
+        await asyncio.sleep(0)  # a download takes a while: concurrent callers overlap here
         known = self.images.get(image_id)
         tags = set(known.repo_tags) if known else set()
         digests = set(known.repo_digests) if known else set()
@@ -100,7 +103,7 @@ class MemoryImageStore:
         if held is not None:
             held.repo_tags = tuple(t for t in held.repo_tags if t != tag)
 
-    async def fs_info(self) -> list[FilesystemUsage]:
+    async def fs_info(self) -> builtins.list[FilesystemUsage]:
         return [
             FilesystemUsage(
                 mountpoint="/var/lib/hexcri/memory/snapshots",

@@ -8,6 +8,7 @@ Tests drive exits with `exit_container` and OOM kills with `oom_kill`.
 from __future__ import annotations
 
 import asyncio
+import builtins
 import itertools
 import shlex
 from collections.abc import AsyncIterator, Callable, Sequence
@@ -75,7 +76,7 @@ class MemoryRuntime:
         task.status = TaskStatus.RUNNING
         task.pid = next(self._pids)
         task.started_ns = self._clock.now_ns()
-        args = list(task.request.spec.get("process", {}).get("args", []))
+        args = builtins.list(task.request.spec.get("process", {}).get("args", []))
         task.runner = asyncio.create_task(self._run(container_id, args))
         return task.pid
 
@@ -103,11 +104,11 @@ class MemoryRuntime:
         task = self._get(container_id)
         if task.status != TaskStatus.RUNNING:
             raise FailedPrecondition(f"task {container_id} is not running")
-        out: list[tuple[Stream, bytes]] = []
+        out: builtins.list[tuple[Stream, bytes]] = []
         try:
-            code = await asyncio.wait_for(self._interpret(list(cmd), out.append), timeout)
+            code = await asyncio.wait_for(self._interpret(builtins.list(cmd), out.append), timeout)
         except TimeoutError as exc:
-            raise DeadlineExceeded(f"command {list(cmd)} timed out after {timeout}s") from exc
+            raise DeadlineExceeded(f"command {builtins.list(cmd)} timed out after {timeout}s") from exc
         return ExecResult(
             stdout=b"".join(d for s, d in out if s == Stream.STDOUT),
             stderr=b"".join(d for s, d in out if s == Stream.STDERR),
@@ -197,10 +198,12 @@ class MemoryRuntime:
         if task.runner is not None and task.runner is not asyncio.current_task():
             task.runner.cancel()
         self._broadcast(
-            TaskExit(container_id=container_id, exit_code=code, exited_at=task.exited_at, pid=task.pid)
+            TaskExit(
+                container_id=container_id, exit_code=code, exited_at=task.exited_at, pid=task.pid
+            )
         )
 
-    async def _run(self, container_id: str, args: list[str]) -> None:
+    async def _run(self, container_id: str, args: builtins.list[str]) -> None:
         def emit(item: tuple[Stream, bytes]) -> None:
             self._io.emit(container_id, *item)
 
@@ -211,14 +214,14 @@ class MemoryRuntime:
         await asyncio.sleep(0)  # let the start reply be recorded before the exit
         self._finish(container_id, code)
 
-    async def _interpret(self, args: list[str], emit: Emit) -> int:
+    async def _interpret(self, args: builtins.list[str], emit: Emit) -> int:
         """Run `args`; returns the exit code (runs forever for unknown programs)."""
         try:
             return await self._words(args, emit)
         except _Exit as done:
             return done.code
 
-    async def _words(self, args: list[str], emit: Emit) -> int:
+    async def _words(self, args: builtins.list[str], emit: Emit) -> int:
         if not args:
             return 0
         program = args[0].rsplit("/", 1)[-1]

@@ -36,7 +36,8 @@ class SqliteStateStore:
 
     async def put_sandbox(self, sandbox: Sandbox) -> None:
         await self._run(
-            "INSERT OR REPLACE INTO sandboxes VALUES (?, ?)", (sandbox.id, sandbox.model_dump_json())
+            "INSERT OR REPLACE INTO sandboxes VALUES (?, ?)",
+            (sandbox.id, sandbox.model_dump_json()),
         )
 
     async def delete_sandbox(self, sandbox_id: str) -> None:

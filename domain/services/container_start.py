@@ -10,9 +10,7 @@ from domain.services.context import Context
 async def start_container(ctx: Context, container_id: str) -> None:
     container = ctx.containers.get(container_id)
     if container.state != ContainerState.CREATED:
-        raise FailedPrecondition(
-            f"container {container.id} is {container.state.name}, not CREATED"
-        )
+        raise FailedPrecondition(f"container {container.id} is {container.state.name}, not CREATED")
     sandbox = ctx.sandboxes.find(container.sandbox_id)
     if sandbox is None or sandbox.state != SandboxState.READY:
         raise FailedPrecondition(f"sandbox {container.sandbox_id} is not ready")

@@ -25,5 +25,5 @@ class Rollback:
                 result = undo()
                 if inspect.isawaitable(result):
                     await result
-            except Exception:  # noqa: BLE001 - every step must get its chance
+            except Exception:
                 log.exception("rollback: %s failed", what)

@@ -23,7 +23,9 @@ def list_pod_sandboxes(ctx: Context, f: SandboxFilter | None = None) -> list[San
 async def pod_sandbox_stats(ctx: Context, sandbox_id: str) -> tuple[Sandbox, list[ContainerStats]]:
     """The sandbox with the stats of each of its running containers."""
     sandbox = ctx.sandboxes.get(sandbox_id)
-    running = [c for c in ctx.containers.of_sandbox(sandbox.id) if c.state == ContainerState.RUNNING]
+    running = [
+        c for c in ctx.containers.of_sandbox(sandbox.id) if c.state == ContainerState.RUNNING
+    ]
     stats = await asyncio.gather(*(ctx.ports.runtime.stats(c.id) for c in running))
     return sandbox, list(stats)
 

@@ -17,7 +17,9 @@ async def remove_pod_sandbox(ctx: Context, sandbox_id: str) -> None:
     except NotFound:
         return
     await stop_pod_sandbox(ctx, sandbox.id)
-    await asyncio.gather(*(remove_container(ctx, c.id) for c in ctx.containers.of_sandbox(sandbox.id)))
+    await asyncio.gather(
+        *(remove_container(ctx, c.id) for c in ctx.containers.of_sandbox(sandbox.id))
+    )
     await ctx.ports.runtime.delete(sandbox.id)
     await ctx.ports.files.remove(sandbox.id)
     await ctx.ports.state.delete_sandbox(sandbox.id)

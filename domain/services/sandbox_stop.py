@@ -14,7 +14,9 @@ from domain.signals import SIGKILL
 async def stop_pod_sandbox(ctx: Context, sandbox_id: str) -> None:
     """Idempotent: a stopped sandbox is stopped again without error."""
     sandbox = ctx.sandboxes.get(sandbox_id)
-    running = [c for c in ctx.containers.of_sandbox(sandbox.id) if c.state == ContainerState.RUNNING]
+    running = [
+        c for c in ctx.containers.of_sandbox(sandbox.id) if c.state == ContainerState.RUNNING
+    ]
     await asyncio.gather(*(stop_container(ctx, c.id, 0) for c in running))
     if sandbox.state == SandboxState.READY:
         await ctx.ports.runtime.kill(sandbox.id, SIGKILL)
@@ -25,4 +27,3 @@ async def stop_pod_sandbox(ctx: Context, sandbox_id: str) -> None:
         await ctx.ports.network.teardown(network_request(sandbox))
         await ctx.ports.netns.remove(sandbox.netns_path)
     await ctx.ports.state.put_sandbox(sandbox)
-

@@ -52,7 +52,10 @@ def container_spec(
 ) -> dict[str, Any]:
     """An application container's OCI spec."""
     cfg = container.config
-    args = [*(cfg.command or image.config.entrypoint), *(cfg.args or ([] if cfg.command else image.config.cmd))]
+    args = [
+        *(cfg.command or image.config.entrypoint),
+        *(cfg.args or ([] if cfg.command else image.config.cmd)),
+    ]
     env = [*image.config.env, *(f"{kv.key}={kv.value}" for kv in cfg.envs)]
     return {
         "ociVersion": "1.0.2",

@@ -27,7 +27,9 @@ async def ctx(backend: MemoryBackend) -> AsyncIterator[Context]:
     watcher.cancel()
 
 
-def pod(name: str = "web", uid: str = "uid-1", namespace: str = "default", **kw: object) -> SandboxConfig:
+def pod(
+    name: str = "web", uid: str = "uid-1", namespace: str = "default", **kw: object
+) -> SandboxConfig:
     return SandboxConfig(metadata=SandboxMetadata(name=name, uid=uid, namespace=namespace), **kw)  # type: ignore[arg-type]
 
 

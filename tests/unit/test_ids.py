@@ -1,10 +1,9 @@
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from domain.errors import InvalidArgument, NotFound
 from domain.ids import IdIndex, is_full_id, new_id
-
-import pytest
 
 
 def test_new_ids_are_64_hex_and_distinct() -> None:

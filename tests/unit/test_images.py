@@ -15,8 +15,18 @@ from domain.services.context import Context
 
 async def test_pull_status_list_remove(ctx: Context) -> None:
     image_id = await image_pull.pull_image(ctx, "busybox")
-    for name in ("busybox", "busybox:latest", "docker.io/library/busybox:latest", image_id, image_id[7:19]):
-        found = image_query.image_status(ctx, name) if ":" in name or name.isalpha() else ctx.images.resolve(name)
+    for name in (
+        "busybox",
+        "busybox:latest",
+        "docker.io/library/busybox:latest",
+        image_id,
+        image_id[7:19],
+    ):
+        found = (
+            image_query.image_status(ctx, name)
+            if ":" in name or name.isalpha()
+            else ctx.images.resolve(name)
+        )
         assert found is not None and found.id == image_id, name
     image = image_query.image_status(ctx, "busybox")
     assert image is not None

@@ -8,10 +8,17 @@ from pathlib import Path
 import pytest
 
 from adapters.memory.backend import MemoryBackend
-from domain.logformat import Stream
 from domain.errors import AlreadyExists, FailedPrecondition, InvalidArgument, NotFound
 from domain.filters import ContainerFilter, SandboxFilter
-from domain.model import ContainerState, LinuxResources, NamespaceMode, NamespaceOptions, SandboxSecurity, SandboxState
+from domain.logformat import Stream
+from domain.model import (
+    ContainerState,
+    LinuxResources,
+    NamespaceMode,
+    NamespaceOptions,
+    SandboxSecurity,
+    SandboxState,
+)
 from domain.services import (
     container_create,
     container_exec,
@@ -81,13 +88,18 @@ async def test_sandbox_metadata_required(ctx: Context, field: str) -> None:
 
 async def test_container_runs_logs_and_exits(ctx: Context, tmp_path: Path) -> None:
     sid = await sandbox_run.run_pod_sandbox(ctx, pod(log_directory=str(tmp_path)))
-    cid = await run_app(ctx, sid, command=("sh", "-c", "echo hello; echo world; exit 3"), log_path="app/0.log")
+    cid = await run_app(
+        ctx, sid, command=("sh", "-c", "echo hello; echo world; exit 3"), log_path="app/0.log"
+    )
     await settle()
     c = container_query.container_status(ctx, cid)
     assert (c.state, c.exit_code, c.reason) == (ContainerState.EXITED, 3, "Error")
     assert c.started_at <= c.finished_at
     lines = (tmp_path / "app" / "0.log").read_text().splitlines()
-    assert [line.split(" ", 3)[1:] for line in lines] == [["stdout", "F", "hello"], ["stdout", "F", "world"]]
+    assert [line.split(" ", 3)[1:] for line in lines] == [
+        ["stdout", "F", "hello"],
+        ["stdout", "F", "world"],
+    ]
 
 
 async def test_stop_container_with_grace(ctx: Context) -> None:
@@ -127,7 +139,9 @@ async def test_missing_image_is_not_found(ctx: Context) -> None:
         await container_create.create_container(ctx, sid, container(image="nginx"))
 
 
-async def test_stop_sandbox_kills_containers_and_frees_network(ctx: Context, backend: MemoryBackend) -> None:
+async def test_stop_sandbox_kills_containers_and_frees_network(
+    ctx: Context, backend: MemoryBackend
+) -> None:
     sid = await sandbox_run.run_pod_sandbox(ctx, pod())
     cid = await run_app(ctx, sid, command=("server",))
     await sandbox_stop.stop_pod_sandbox(ctx, sid)
@@ -149,11 +163,17 @@ async def test_filters(ctx: Context) -> None:
     await run_app(ctx, b, command=("true",))
     await settle()
     ids = lambda items: {i.id for i in items}  # noqa: E731
-    assert ids(sandbox_query.list_pod_sandboxes(ctx, SandboxFilter(label_selector={"app": "x"}))) == {a}
+    assert ids(
+        sandbox_query.list_pod_sandboxes(ctx, SandboxFilter(label_selector={"app": "x"}))
+    ) == {a}
     assert ids(sandbox_query.list_pod_sandboxes(ctx, SandboxFilter(id=b[:6]))) == {b}
     assert ids(container_query.list_containers(ctx, ContainerFilter(sandbox_id=a))) == {ca}
-    assert ids(container_query.list_containers(ctx, ContainerFilter(state=ContainerState.RUNNING))) == {ca}
-    assert ids(container_query.list_containers(ctx, ContainerFilter(label_selector={"tier": "web"}))) == {ca}
+    assert ids(
+        container_query.list_containers(ctx, ContainerFilter(state=ContainerState.RUNNING))
+    ) == {ca}
+    assert ids(
+        container_query.list_containers(ctx, ContainerFilter(label_selector={"tier": "web"}))
+    ) == {ca}
     with pytest.raises(InvalidArgument):
         container_query.list_containers(ctx, ContainerFilter(label_selector={"": "x"}))
 
@@ -189,7 +209,9 @@ async def test_oom_kill_reason(ctx: Context, backend: MemoryBackend) -> None:
     assert (c.state, c.exit_code, c.reason) == (ContainerState.EXITED, 137, "OOMKilled")
 
 
-async def test_reopen_log_after_rotation(ctx: Context, backend: MemoryBackend, tmp_path: Path) -> None:
+async def test_reopen_log_after_rotation(
+    ctx: Context, backend: MemoryBackend, tmp_path: Path
+) -> None:
     sid = await sandbox_run.run_pod_sandbox(ctx, pod(log_directory=str(tmp_path)))
     cid = await run_app(ctx, sid, command=("server",), log_path="c.log")
     backend.io.emit(cid, Stream.STDOUT, b"one\n")

@@ -7,7 +7,13 @@ import pytest
 from adapters.memory.backend import MemoryBackend
 from domain.ids import new_id
 from domain.model import Container, ContainerState, SandboxState
-from domain.services import container_create, container_query, image_pull, sandbox_query, sandbox_run
+from domain.services import (
+    container_create,
+    container_query,
+    image_pull,
+    sandbox_query,
+    sandbox_run,
+)
 from domain.services.container_start import start_container
 from domain.services.context import Context
 from domain.services.recovery import recover
@@ -20,10 +26,14 @@ async def restart(backend: MemoryBackend) -> Context:
     return fresh
 
 
-async def test_restart_keeps_pods_containers_and_exit_codes(ctx: Context, backend: MemoryBackend) -> None:
+async def test_restart_keeps_pods_containers_and_exit_codes(
+    ctx: Context, backend: MemoryBackend
+) -> None:
     sid = await sandbox_run.run_pod_sandbox(ctx, pod())
     await image_pull.pull_image(ctx, "busybox")
-    running = await container_create.create_container(ctx, sid, container("srv", command=("server",)))
+    running = await container_create.create_container(
+        ctx, sid, container("srv", command=("server",))
+    )
     await start_container(ctx, running)
     done = await container_create.create_container(ctx, sid, container("job", command=("false",)))
     await start_container(ctx, done)

@@ -30,7 +30,8 @@ def test_normalisation(text: str, expected: str) -> None:
 
 
 @pytest.mark.parametrize(
-    "text", ["", " busybox", "Busybox", "busybox:", "busybox@sha256:xyz", "a//b", "busybox:-x", "a:b:c"]
+    "text",
+    ["", " busybox", "Busybox", "busybox:", "busybox@sha256:xyz", "a//b", "busybox:-x", "a:b:c"],
 )
 def test_invalid_references(text: str) -> None:
     with pytest.raises(InvalidArgument):
@@ -49,9 +50,7 @@ domain = st.sampled_from(["", "docker.io/", "gcr.io/", "localhost:5000/", "regis
 
 
 @given(domain, st.lists(component, min_size=1, max_size=3), st.one_of(st.none(), tag))
-def test_parse_is_idempotent_and_keeps_parts(
-    dom: str, path: list[str], t: str | None
-) -> None:
+def test_parse_is_idempotent_and_keeps_parts(dom: str, path: list[str], t: str | None) -> None:
     text = dom + "/".join(path) + (f":{t}" if t else "")
     ref = parse(text)
     assert parse(str(ref)) == ref
