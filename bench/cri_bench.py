@@ -1,0 +1,135 @@
+"""Benchmark any CRI endpoint the way kubelet loads it; prints one table of medians.
+
+    python bench/cri_bench.py --socket NAME=PATH [--socket NAME=PATH ...] [--pods 100]
+
+Each endpoint gets the same sequence: RunPodSandbox, CreateContainer+StartContainer,
+ListPodSandbox/ListContainers with all pods present, StopPodSandbox+RemovePodSandbox, and
+concurrent RunPodSandbox. Pods use the image given by --image (pulled first).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import statistics
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import TypeVar
+
+import grpc
+from cri_api.v1 import api_pb2 as cri
+from cri_api.v1 import api_pb2_grpc as cri_grpc
+
+T = TypeVar("T")
+
+
+@dataclass
+class Timings:
+    samples: dict[str, list[float]] = field(default_factory=dict)
+
+    def add(self, name: str, seconds: float) -> None:
+        self.samples.setdefault(name, []).append(seconds)
+
+    def median_ms(self, name: str) -> float:
+        return statistics.median(self.samples[name]) * 1000
+
+
+async def timed(t: Timings, name: str, call: Callable[[], Awaitable[T]]) -> T:
+    start = time.perf_counter()
+    result = await call()
+    t.add(name, time.perf_counter() - start)
+    return result
+
+
+def pod(i: int, run: str) -> cri.PodSandboxConfig:
+    return cri.PodSandboxConfig(
+        metadata=cri.PodSandboxMetadata(name=f"bench-{i}", uid=f"{run}-{i}", namespace="bench"),
+        hostname=f"bench-{i}",
+        log_directory=f"/tmp/cri-bench/{run}/{i}",
+        linux=cri.LinuxPodSandboxConfig(cgroup_parent=f"/cri-bench/{run}-{i}"),
+    )
+
+
+async def bench(socket: str, image: str, pods: int, command: list[str]) -> Timings:
+    t = Timings()
+    run = uuid.uuid4().hex[:8]
+    async with grpc.aio.insecure_channel(f"unix://{socket}") as channel:
+        rt = cri_grpc.RuntimeServiceStub(channel)
+        im = cri_grpc.ImageServiceStub(channel)
+        await im.PullImage(cri.PullImageRequest(image=cri.ImageSpec(image=image)))
+        container = cri.ContainerConfig(
+            metadata=cri.ContainerMetadata(name="c"),
+            image=cri.ImageSpec(image=image),
+            command=command,
+            log_path="c.log",
+        )
+
+        async def run_pod(config: cri.PodSandboxConfig) -> str:
+            reply = await rt.RunPodSandbox(cri.RunPodSandboxRequest(config=config))
+            return str(reply.pod_sandbox_id)
+
+        async def create_start(sid: str, config: cri.PodSandboxConfig) -> None:
+            request = cri.CreateContainerRequest(
+                pod_sandbox_id=sid, config=container, sandbox_config=config
+            )
+            cid = (await rt.CreateContainer(request)).container_id
+            await rt.StartContainer(cri.StartContainerRequest(container_id=cid))
+
+        async def stop_remove(sid: str) -> None:
+            await rt.StopPodSandbox(cri.StopPodSandboxRequest(pod_sandbox_id=sid))
+            await rt.RemovePodSandbox(cri.RemovePodSandboxRequest(pod_sandbox_id=sid))
+
+        configs = [pod(i, run) for i in range(pods)]
+        ids = [await timed(t, "RunPodSandbox", lambda c=c: run_pod(c)) for c in configs]
+        for sid, config in zip(ids, configs, strict=True):
+            await timed(t, "CreateContainer+Start", lambda s=sid, c=config: create_start(s, c))
+        for _ in range(20):
+            await timed(
+                t,
+                f"ListPodSandbox ({pods} pods)",
+                lambda: rt.ListPodSandbox(cri.ListPodSandboxRequest()),
+            )
+            await timed(
+                t,
+                f"ListContainers ({pods} pods)",
+                lambda: rt.ListContainers(cri.ListContainersRequest()),
+            )
+        for sid in ids:
+            await timed(t, "StopPodSandbox+Remove", lambda s=sid: stop_remove(s))
+        burst = [pod(pods + i, run) for i in range(10)]
+
+        async def concurrent() -> None:
+            started = await asyncio.gather(*(run_pod(c) for c in burst))
+            await asyncio.gather(*(stop_remove(s) for s in started))
+
+        await timed(t, "10 concurrent RunPodSandbox+Stop+Remove", concurrent)
+    return t
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawTextHelpFormatter
+    )
+    parser.add_argument("--socket", action="append", required=True, help="NAME=PATH")
+    parser.add_argument("--image", default="docker.io/library/busybox:latest")
+    parser.add_argument("--pods", type=int, default=50)
+    parser.add_argument("--command", nargs="*", default=["sleep", "3600"])
+    args = parser.parse_args()
+    results = {}
+    for spec in args.socket:
+        name, _, path = spec.partition("=")
+        results[name] = asyncio.run(bench(path, args.image, args.pods, args.command))
+    names = list(results)
+    first = results[names[0]]
+    header = f"{'operation (median ms)':44}" + "".join(f"{n:>14}" for n in names)
+    print(header + (f"{'ratio':>10}" if len(names) == 2 else ""))
+    for op in first.samples:
+        row = [results[n].median_ms(op) for n in names]
+        ratio = f"{row[0] / row[1]:>10.2f}" if len(row) == 2 and row[1] else ""
+        print(f"{op:44}" + "".join(f"{v:>14.2f}" for v in row) + ratio)
+
+
+if __name__ == "__main__":
+    main()
