@@ -107,7 +107,6 @@ class _Interceptor:
             raise map_error(err, self._client.address, _method_name(details)) from err
 
 
-
 class _UnaryUnary(_Interceptor, aio.UnaryUnaryClientInterceptor):  # type: ignore[misc]
     async def intercept_unary_unary(
         self, continuation: Callable[..., Any], client_call_details: Any, request: Any
@@ -162,9 +161,7 @@ class ContainerdClient:
         self._stubs: dict[type, Any] = {}
 
     def with_namespace(self, namespace: str) -> ContainerdClient:
-        return ContainerdClient(
-            self.address, namespace, reconnect_timeout=self.reconnect_timeout
-        )
+        return ContainerdClient(self.address, namespace, reconnect_timeout=self.reconnect_timeout)
 
     @property
     def channel(self) -> aio.Channel:

@@ -1,0 +1,97 @@
+"""Reading FIFOs on the event loop without blocking it (non-blocking fds + `add_reader`).
+
+A FIFO opened for reading before any writer came is not reported readable by Linux until a
+writer has come and gone, so a reader may be opened ahead of the shim that writes to it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+from collections.abc import Callable
+
+CHUNK = 64 * 1024
+
+
+class Fifo:
+    """Calls `on_data` with every chunk read from the FIFO at `path`, until EOF or `close`."""
+
+    def __init__(
+        self,
+        path: str,
+        on_data: Callable[[bytes], None],
+        on_eof: Callable[[], None] | None = None,
+    ) -> None:
+        self.path = path
+        self._on_data = on_data
+        self._on_eof = on_eof
+        self._loop = asyncio.get_running_loop()
+        self._fd: int | None = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+        self.eof = asyncio.Event()
+        self._loop.add_reader(self._fd, self._readable)
+
+    def _readable(self) -> None:
+        self._read(once=True)
+
+    def _read(self, once: bool) -> None:
+        """Read what is there; at EOF stop watching the fd."""
+        while self._fd is not None:
+            try:
+                data = os.read(self._fd, CHUNK)
+            except BlockingIOError:
+                return
+            except OSError:
+                data = b""
+            if not data:
+                self._stop()
+                return
+            self._on_data(data)
+            if once:
+                return
+
+    def _stop(self) -> None:
+        if self._fd is None:
+            return
+        self._loop.remove_reader(self._fd)
+        os.close(self._fd)
+        self._fd = None
+        self.eof.set()
+        if self._on_eof is not None:
+            self._on_eof()
+
+    async def drain(self, timeout: float) -> None:
+        """Read to EOF, waiting at most `timeout` for writers that are still attached."""
+        self._read(once=False)
+        if self._fd is None:
+            return
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self.eof.wait(), timeout)
+        self._read(once=False)
+
+    def close(self) -> None:
+        self._stop()
+
+
+class FifoReader:
+    """Collects a FIFO's bytes (up to `limit`) for exec output."""
+
+    def __init__(self, path: str, limit: int) -> None:
+        self.path = path
+        self._limit = limit
+        self._chunks: list[bytes] = []
+        self._size = 0
+        self._fifo = Fifo(path, self._collect)
+
+    def _collect(self, data: bytes) -> None:
+        room = self._limit - self._size
+        if room > 0:
+            self._chunks.append(data[:room])
+            self._size += min(room, len(data))
+
+    async def drain(self, timeout: float) -> bytes:
+        await self._fifo.drain(timeout)
+        return b"".join(self._chunks)
+
+    def close(self) -> None:
+        self._fifo.close()

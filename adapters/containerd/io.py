@@ -1,0 +1,180 @@
+"""Container stdio as FIFOs under the state dir, pumped into CRI log files."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import shutil
+
+from adapters.containerd.fifo import Fifo
+from domain.errors import NotFound
+from domain.logformat import LineSplitter, Stream, format_record
+from ports.clock import Clock
+from ports.runtime import Stdio
+
+log = logging.getLogger(__name__)
+
+DRAIN_TIMEOUT = 2.0
+
+
+class _Pump:
+    """One container's output: FIFO readers, a record splitter per stream, one log writer."""
+
+    def __init__(self, clock: Clock, log_path: str) -> None:
+        self._clock = clock
+        self.log_path = log_path
+        self.fifos: list[Fifo] = []
+        self._splitters: dict[Stream, LineSplitter] = {}
+        self._pending: list[bytes] = []
+        self._wake = asyncio.Event()
+        self._closing = False
+        self._fd: int | None = None
+        self._file_lock = asyncio.Lock()
+        self._writer = asyncio.create_task(self._write_loop())
+
+    def attach(self, path: str, stream: Stream) -> None:
+        splitter = self._splitters.setdefault(stream, LineSplitter())
+
+        def on_data(data: bytes) -> None:
+            self._emit(stream, splitter.feed(data))
+
+        def on_eof() -> None:
+            self._emit(stream, splitter.flush())
+
+        self.fifos.append(Fifo(path, on_data, on_eof))
+
+    def _emit(self, stream: Stream, records: list[tuple[bytes, bool]]) -> None:
+        if not records or not self.log_path:
+            return
+        now = self._clock.now_ns()
+        self._pending.append(
+            b"".join(format_record(now, stream, partial, content) for content, partial in records)
+        )
+        self._wake.set()
+
+    async def reopen(self) -> None:
+        """Close the log file and open it again (at once: kubelet expects the new file)."""
+        async with self._file_lock:
+            await self._close_file()
+            if self.log_path:
+                self._fd = await asyncio.to_thread(_open_log, self.log_path)
+
+    async def _write_loop(self) -> None:
+        try:
+            while True:
+                await self._wake.wait()
+                self._wake.clear()
+                if self._pending:
+                    data, self._pending = b"".join(self._pending), []
+                    await self._write(data)
+                if self._closing and not self._pending:
+                    return
+        finally:
+            await self._close_file()
+
+    async def _write(self, data: bytes) -> None:
+        async with self._file_lock:
+            try:
+                if self._fd is None:
+                    self._fd = await asyncio.to_thread(_open_log, self.log_path)
+                await asyncio.to_thread(_write_all, self._fd, data)
+            except OSError:
+                log.exception("cannot write container log %s", self.log_path)
+
+    async def _close_file(self) -> None:
+        fd, self._fd = self._fd, None
+        if fd is not None:
+            await asyncio.to_thread(os.close, fd)
+
+    async def close(self) -> None:
+        """Read what the writers left, write it out, stop."""
+        await asyncio.gather(*(f.drain(DRAIN_TIMEOUT) for f in self.fifos))
+        for fifo in self.fifos:
+            fifo.close()
+        self._closing = True
+        self._wake.set()
+        await self._writer
+
+
+def _open_log(path: str) -> int:
+    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+    return os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o640)
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
+
+
+def _make_fifos(directory: str, names: list[str]) -> None:
+    os.makedirs(directory, mode=0o700, exist_ok=True)
+    for name in names:
+        path = os.path.join(directory, name)
+        if not os.path.exists(path):
+            os.mkfifo(path, 0o600)
+
+
+class FifoContainerIO:
+    """Implements `ports.io.ContainerIO`: FIFOs in `<state_dir>/io/<container id>/`.
+
+    `open` on a container whose FIFOs exist re-attaches to them (after a restart of hexcri the
+    shims still hold their write ends, and buffered output is not lost).
+    """
+
+    def __init__(self, state_dir: str, clock: Clock) -> None:
+        self._root = os.path.join(state_dir, "io")
+        self._clock = clock
+        self._pumps: dict[str, _Pump] = {}
+
+    def _dir(self, container_id: str) -> str:
+        return os.path.join(self._root, container_id)
+
+    async def open(self, container_id: str, log_path: str, tty: bool, stdin: bool) -> Stdio:
+        directory = self._dir(container_id)
+        outputs = ["stdout"] if tty else ["stdout", "stderr"]
+        names = [*outputs, "stdin"] if stdin else outputs
+        stdio = Stdio(
+            stdin=os.path.join(directory, "stdin") if stdin else "",
+            stdout=os.path.join(directory, "stdout"),
+            stderr="" if tty else os.path.join(directory, "stderr"),
+            terminal=tty,
+        )
+        if container_id in self._pumps:
+            return stdio
+        await asyncio.to_thread(_make_fifos, directory, names)
+        pump = _Pump(self._clock, log_path)
+        try:
+            pump.attach(stdio.stdout, Stream.STDOUT)  # tty output logs as stdout
+            if not tty:
+                pump.attach(stdio.stderr, Stream.STDERR)
+        except BaseException:
+            await pump.close()
+            raise
+        self._pumps[container_id] = pump
+        return stdio
+
+    async def reopen_log(self, container_id: str) -> None:
+        pump = self._pumps.get(container_id)
+        if pump is None:
+            raise NotFound(f"container {container_id} has no open log")
+        await pump.reopen()
+
+    async def close(self, container_id: str) -> None:
+        pump = self._pumps.pop(container_id, None)
+        if pump is not None:
+            with contextlib.suppress(Exception):
+                await pump.close()
+        await asyncio.to_thread(shutil.rmtree, self._dir(container_id), True)
+
+    async def close_all(self) -> None:
+        """Stop every pump, keeping the FIFOs (for a graceful shutdown before a restart)."""
+        pumps, self._pumps = self._pumps, {}
+        for pump in pumps.values():
+            for fifo in pump.fifos:
+                fifo.close()
+            pump._closing = True
+            pump._wake.set()
+        await asyncio.gather(*(p._writer for p in pumps.values()), return_exceptions=True)

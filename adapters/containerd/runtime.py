@@ -1,0 +1,421 @@
+"""The container runtime port on containerd: snapshots, containers, tasks, exec, metrics."""
+
+from __future__ import annotations
+
+import asyncio
+import builtins
+import contextlib
+import json
+import logging
+import os
+import secrets
+import shutil
+import signal as signals
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
+
+from google.protobuf import any_pb2, empty_pb2
+
+from adapters.containerd import api
+from adapters.containerd.client import ContainerdClient
+from adapters.containerd.fifo import FifoReader
+from domain.errors import (
+    DeadlineExceeded,
+    FailedPrecondition,
+    Internal,
+    NotFound,
+    Unavailable,
+)
+from domain.model import (
+    ContainerStats,
+    ExecResult,
+    LinuxResources,
+    RuntimeContainer,
+    TaskStatus,
+)
+from ports.runtime import CreateRequest
+
+log = logging.getLogger(__name__)
+
+SPEC_TYPE = "types.containerd.io/opencontainers/runtime-spec/1/Spec"
+PROCESS_TYPE = "types.containerd.io/opencontainers/runtime-spec/1/Process"
+RESOURCES_TYPE = "types.containerd.io/opencontainers/runtime-spec/1/LinuxResources"
+CGROUPS_V1_TYPE = "io.containerd.cgroups.v1.Metrics"
+CGROUPS_V2_TYPE = "io.containerd.cgroups.v2.Metrics"
+LEASE_EXPIRE = "containerd.io/gc.expire"
+LEASE_HEADER = "containerd-lease"
+MAX_EXEC_OUTPUT = 16 * 1024 * 1024
+EXEC_DRAIN = 2.0
+
+_TASK_STATUS = {
+    api.task_types.Status.CREATED: TaskStatus.CREATED,
+    api.task_types.Status.RUNNING: TaskStatus.RUNNING,
+    api.task_types.Status.STOPPED: TaskStatus.STOPPED,
+    api.task_types.Status.PAUSED: TaskStatus.RUNNING,
+    api.task_types.Status.PAUSING: TaskStatus.RUNNING,
+}
+
+
+def oci_resources(resources: LinuxResources) -> dict[str, Any]:
+    """The OCI `linux.resources` object for CRI resources (zero means unset)."""
+    out: dict[str, Any] = {}
+    cpu: dict[str, Any] = {}
+    if resources.cpu_shares:
+        cpu["shares"] = resources.cpu_shares
+    if resources.cpu_quota:
+        cpu["quota"] = resources.cpu_quota
+    if resources.cpu_period:
+        cpu["period"] = resources.cpu_period
+    if resources.cpuset_cpus:
+        cpu["cpus"] = resources.cpuset_cpus
+    if resources.cpuset_mems:
+        cpu["mems"] = resources.cpuset_mems
+    if cpu:
+        out["cpu"] = cpu
+    memory: dict[str, Any] = {}
+    if resources.memory_limit_in_bytes:
+        memory["limit"] = resources.memory_limit_in_bytes
+    if resources.memory_swap_limit_in_bytes:
+        memory["swap"] = resources.memory_swap_limit_in_bytes
+    if memory:
+        out["memory"] = memory
+    if resources.hugepage_limits:
+        out["hugepageLimits"] = [
+            {"pageSize": h.page_size, "limit": h.limit} for h in resources.hugepage_limits
+        ]
+    if resources.unified:
+        out["unified"] = dict(resources.unified)
+    return out
+
+
+def _any(type_url: str, value: Any) -> any_pb2.Any:
+    return any_pb2.Any(type_url=type_url, value=json.dumps(value).encode())
+
+
+def _ts_ns(ts: Any) -> int:
+    return int(ts.seconds) * 1_000_000_000 + int(ts.nanos)
+
+
+async def _ignore_not_found(call: Awaitable[Any]) -> None:
+    with contextlib.suppress(NotFound):
+        await call
+
+
+class ContainerdRuntime:
+    """Implements `ports.runtime.ContainerRuntime` on containerd's gRPC API."""
+
+    def __init__(
+        self,
+        client: ContainerdClient,
+        state_dir: str,
+        *,
+        snapshotter: str = "overlayfs",
+        runtime: str = "io.containerd.runc.v2",
+        runtime_options: dict[str, Any] | None = None,
+    ) -> None:
+        self._client = client
+        self._state_dir = state_dir
+        self._snapshotter = snapshotter
+        self._runtime = runtime
+        self._runtime_options = runtime_options or {}
+
+    # --- create / start / stop / delete ---------------------------------------------------
+
+    async def create(self, request: CreateRequest) -> None:
+        c = self._client
+        undo: Undo = []
+        lease = f"hexcri-create-{request.id}"
+        await c.leases.Create(
+            api.leases.CreateRequest(id=lease, labels={LEASE_EXPIRE: _expiry(600)})
+        )
+        leased = ((LEASE_HEADER, lease),)
+        try:
+            prepared = await c.snapshots.Prepare(
+                api.snapshots.PrepareSnapshotRequest(
+                    snapshotter=self._snapshotter,
+                    key=request.id,
+                    parent=request.image.chain_id,
+                ),
+                metadata=leased,
+            )
+            undo.append(("remove snapshot", lambda: self._remove_snapshot(request.id)))
+            await c.containers.Create(
+                api.containers.CreateContainerRequest(container=self._container(request)),
+                metadata=leased,
+            )
+            undo.append(("delete container", lambda: self._delete_container(request.id)))
+            undo.append(("delete task", lambda: self._delete_task(request.id)))
+            stdio = request.stdio
+            await c.tasks.Create(
+                api.tasks.CreateTaskRequest(
+                    container_id=request.id,
+                    rootfs=prepared.mounts,
+                    stdin=stdio.stdin,
+                    stdout=stdio.stdout,
+                    stderr=stdio.stderr,
+                    terminal=stdio.terminal,
+                )
+            )
+        except BaseException:
+            await asyncio.shield(_run_undo(request.id, undo))
+            raise
+        finally:
+            await asyncio.shield(
+                _ignore_not_found(c.leases.Delete(api.leases.DeleteRequest(id=lease)))
+            )
+
+    def _container(self, request: CreateRequest) -> Any:
+        runtime = api.containers.Container.Runtime(name=self._runtime)
+        if self._runtime_options and api.runc_options is not None:
+            options = api.runc_options.Options(**self._runtime_options)
+            runtime.options.Pack(options, type_url_prefix="")
+        image = request.image
+        return api.containers.Container(
+            id=request.id,
+            labels=request.labels,
+            image=image.repo_tags[0] if image.repo_tags else image.id,
+            runtime=runtime,
+            spec=_any(SPEC_TYPE, request.spec),
+            snapshotter=self._snapshotter,
+            snapshot_key=request.id,
+        )
+
+    async def start(self, container_id: str) -> int:
+        reply = await self._client.tasks.Start(api.tasks.StartRequest(container_id=container_id))
+        return int(reply.pid)
+
+    async def kill(self, container_id: str, signal: int) -> None:
+        await _ignore_not_found(
+            self._client.tasks.Kill(api.tasks.KillRequest(container_id=container_id, signal=signal))
+        )
+
+    async def reap(self, container_id: str) -> None:
+        await _ignore_not_found(
+            self._client.tasks.Delete(api.tasks.DeleteTaskRequest(container_id=container_id))
+        )
+
+    async def delete(self, container_id: str) -> None:
+        await self._delete_task(container_id)
+        await self._delete_container(container_id)
+        await self._remove_snapshot(container_id)
+
+    async def _delete_task(self, container_id: str) -> None:
+        tasks = self._client.tasks
+        request = api.tasks.DeleteTaskRequest(container_id=container_id)
+        try:
+            await tasks.Delete(request)
+        except NotFound:
+            return
+        except (FailedPrecondition, Internal):  # still running: kill it, wait, then delete
+            await self._kill_and_wait(container_id, "")
+            await _ignore_not_found(tasks.Delete(request))
+
+    async def _kill_and_wait(self, container_id: str, exec_id: str) -> None:
+        tasks = self._client.tasks
+        waiting = asyncio.ensure_future(
+            tasks.Wait(api.tasks.WaitRequest(container_id=container_id, exec_id=exec_id))
+        )
+        try:
+            await _ignore_not_found(
+                tasks.Kill(
+                    api.tasks.KillRequest(
+                        container_id=container_id, exec_id=exec_id, signal=signals.SIGKILL
+                    )
+                )
+            )
+            with contextlib.suppress(NotFound):
+                await asyncio.wait_for(waiting, 30)
+        finally:
+            waiting.cancel()
+
+    async def _delete_container(self, container_id: str) -> None:
+        await _ignore_not_found(
+            self._client.containers.Delete(api.containers.DeleteContainerRequest(id=container_id))
+        )
+
+    async def _remove_snapshot(self, key: str) -> None:
+        await _ignore_not_found(
+            self._client.snapshots.Remove(
+                api.snapshots.RemoveSnapshotRequest(snapshotter=self._snapshotter, key=key)
+            )
+        )
+
+    # --- resources, exec, stats --------------------------------------------------------------
+
+    async def update_resources(self, container_id: str, resources: LinuxResources) -> None:
+        await self._client.tasks.Update(
+            api.tasks.UpdateTaskRequest(
+                container_id=container_id, resources=_any(RESOURCES_TYPE, oci_resources(resources))
+            )
+        )
+
+    async def exec_sync(
+        self, container_id: str, cmd: Sequence[str], timeout: float | None
+    ) -> ExecResult:
+        c = self._client
+        got = await c.containers.Get(api.containers.GetContainerRequest(id=container_id))
+        spec = json.loads(got.container.spec.value or b"{}")
+        process = dict(spec.get("process") or {})
+        process["args"] = builtins.list(cmd)
+        process["terminal"] = False
+        process.pop("consoleSize", None)
+        exec_id = secrets.token_hex(8)
+        workdir = os.path.join(self._state_dir, "exec", exec_id)
+        await asyncio.to_thread(_make_fifos, workdir, ("stdout", "stderr"))
+        out = FifoReader(os.path.join(workdir, "stdout"), MAX_EXEC_OUTPUT)
+        err = FifoReader(os.path.join(workdir, "stderr"), MAX_EXEC_OUTPUT)
+        created = False
+        try:
+            await c.tasks.Exec(
+                api.tasks.ExecProcessRequest(
+                    container_id=container_id,
+                    exec_id=exec_id,
+                    stdout=out.path,
+                    stderr=err.path,
+                    spec=_any(PROCESS_TYPE, process),
+                )
+            )
+            created = True
+            waiting = asyncio.ensure_future(
+                c.tasks.Wait(api.tasks.WaitRequest(container_id=container_id, exec_id=exec_id))
+            )
+            try:
+                await c.tasks.Start(
+                    api.tasks.StartRequest(container_id=container_id, exec_id=exec_id)
+                )
+                try:
+                    reply = await asyncio.wait_for(asyncio.shield(waiting), timeout)
+                except TimeoutError:
+                    await self._kill_and_wait(container_id, exec_id)
+                    raise DeadlineExceeded(
+                        f"command {builtins.list(cmd)} timed out after {timeout}s"
+                    ) from None
+            finally:
+                waiting.cancel()
+            stdout, stderr = await asyncio.gather(out.drain(EXEC_DRAIN), err.drain(EXEC_DRAIN))
+            return ExecResult(stdout=stdout, stderr=stderr, exit_code=int(reply.exit_status))
+        finally:
+            out.close()
+            err.close()
+            if created:
+                await asyncio.shield(
+                    _ignore_not_found(
+                        c.tasks.DeleteProcess(
+                            api.tasks.DeleteProcessRequest(
+                                container_id=container_id, exec_id=exec_id
+                            )
+                        )
+                    )
+                )
+            await asyncio.to_thread(shutil.rmtree, workdir, True)
+
+    async def stats(self, container_id: str) -> ContainerStats:
+        c = self._client
+        metrics: Any
+        usage: Any
+        metrics, usage = await asyncio.gather(
+            c.tasks.Metrics(api.tasks.MetricsRequest(filters=[f"id=={container_id}"])),
+            c.snapshots.Usage(
+                api.snapshots.UsageRequest(snapshotter=self._snapshotter, key=container_id)
+            ),
+            return_exceptions=True,
+        )
+        if isinstance(metrics, BaseException):
+            raise metrics
+        if not metrics.metrics:
+            raise NotFound(f"container {container_id} has no running task")
+        metric = metrics.metrics[0]
+        cpu, usage_bytes, working_set = _decode_metrics(metric.data)
+        layer_bytes = layer_inodes = 0
+        if not isinstance(usage, BaseException):
+            layer_bytes, layer_inodes = int(usage.size), int(usage.inodes)
+        return ContainerStats(
+            container_id=container_id,
+            timestamp=_ts_ns(metric.timestamp),
+            cpu_usage_core_ns=cpu,
+            memory_usage_bytes=usage_bytes,
+            memory_working_set_bytes=working_set,
+            writable_layer_bytes=layer_bytes,
+            writable_layer_inodes=layer_inodes,
+        )
+
+    # --- listing -----------------------------------------------------------------------------
+
+    async def list(self) -> builtins.list[RuntimeContainer]:
+        c = self._client
+        containers, tasks = await asyncio.gather(
+            c.containers.List(api.containers.ListContainersRequest()),
+            c.tasks.List(api.tasks.ListTasksRequest()),
+        )
+        by_id = {t.id: t for t in tasks.tasks}
+        out = []
+        for container in containers.containers:
+            task = by_id.get(container.id)
+            if task is None:
+                out.append(RuntimeContainer(id=container.id, labels=dict(container.labels)))
+                continue
+            status = _TASK_STATUS.get(task.status, TaskStatus.UNKNOWN)
+            stopped = status == TaskStatus.STOPPED
+            out.append(
+                RuntimeContainer(
+                    id=container.id,
+                    labels=dict(container.labels),
+                    task=status,
+                    pid=int(task.pid),
+                    exit_code=int(task.exit_status) if stopped else 0,
+                    exited_at=_ts_ns(task.exited_at) if stopped else 0,
+                )
+            )
+        return out
+
+    async def ready(self) -> bool:
+        try:
+            await self._client.version.Version(empty_pb2.Empty())
+        except Unavailable:
+            return False
+        return True
+
+
+def _decode_metrics(data: any_pb2.Any) -> tuple[int, int, int]:
+    """(cpu usage ns, memory usage, working set) from cgroup v1 or v2 metrics."""
+    type_url = data.type_url.rsplit("/", 1)[-1]
+    if type_url == CGROUPS_V1_TYPE:
+        v1 = api.cgroups_v1.Metrics()
+        v1.ParseFromString(data.value)
+        usage = int(v1.memory.usage.usage)
+        inactive = int(v1.memory.total_inactive_file)
+        return int(v1.cpu.usage.total), usage, max(0, usage - inactive)
+    if type_url == CGROUPS_V2_TYPE:
+        v2 = api.cgroups_v2.Metrics()
+        v2.ParseFromString(data.value)
+        usage = int(v2.memory.usage)
+        inactive = int(v2.memory.inactive_file)
+        return int(v2.cpu.usage_usec) * 1000, usage, max(0, usage - inactive)
+    raise Internal(f"unknown metrics type {data.type_url!r}")
+
+
+def _make_fifos(directory: str, names: Sequence[str]) -> None:
+    os.makedirs(directory, mode=0o700, exist_ok=True)
+    for name in names:
+        path = os.path.join(directory, name)
+        if not os.path.exists(path):
+            os.mkfifo(path, 0o600)
+
+
+def _expiry(seconds: int) -> str:
+    """An RFC 3339 time `seconds` from now, for containerd's lease expiry label."""
+    import datetime as dt
+
+    when = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=seconds)
+    return when.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+Undo = builtins.list[tuple[str, Callable[[], Awaitable[Any]]]]
+
+
+async def _run_undo(what: str, undo: Undo) -> None:
+    for step, action in reversed(undo):
+        try:
+            await action()
+        except Exception:
+            log.exception("rollback of %s: %s failed", what, step)
