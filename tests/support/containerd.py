@@ -244,7 +244,19 @@ def _busybox_layer() -> bytes:
             info.mode = 0o1777 if name == "tmp" else 0o755
             layer.addfile(info)
         layer.add(BUSYBOX, "bin/busybox")
-        for applet in ("sh", "echo", "sleep", "cat", "ls", "true", "false", "id", "yes", "head"):
+        for applet in (
+            "sh",
+            "echo",
+            "sleep",
+            "cat",
+            "ls",
+            "true",
+            "false",
+            "id",
+            "yes",
+            "head",
+            "tr",
+        ):
             info = tarfile.TarInfo(f"bin/{applet}")
             info.type = tarfile.SYMTYPE
             info.linkname = "busybox"
