@@ -8,14 +8,10 @@ started are stopped by pid, leftover mounts under its dirs are unmounted and the
 from __future__ import annotations
 
 import contextlib
-import hashlib
-import io
-import json
 import os
 import shutil
 import signal
 import subprocess
-import tarfile
 import tempfile
 import time
 from collections.abc import AsyncIterator, Iterator
@@ -26,7 +22,6 @@ import pytest
 
 from domain.model import Image, ImageConfig
 
-BUSYBOX = "/usr/bin/busybox"
 BUSYBOX_REF = "docker.io/hexcri/busybox:test"
 CONTAINERD = "/usr/bin/containerd"
 CTR = "/usr/bin/ctr"
@@ -226,95 +221,20 @@ async def containerd_client(containerd: Containerd) -> AsyncIterator[object]:
 # --- a busybox image imported into the private containerd ---------------------------------
 
 
-def _blob(tar: tarfile.TarFile, data: bytes, media_type: str) -> dict[str, object]:
-    digest = "sha256:" + hashlib.sha256(data).hexdigest()
-    info = tarfile.TarInfo(f"blobs/sha256/{digest[7:]}")
-    info.size = len(data)
-    tar.addfile(info, io.BytesIO(data))
-    return {"mediaType": media_type, "digest": digest, "size": len(data)}
-
-
-def _busybox_layer() -> bytes:
-    """An uncompressed layer: /bin/busybox, /bin/sh and a few applets, /tmp."""
-    buf = io.BytesIO()
-    with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as layer:
-        for name in ("bin", "tmp", "proc", "dev", "sys", "etc"):
-            info = tarfile.TarInfo(name)
-            info.type = tarfile.DIRTYPE
-            info.mode = 0o1777 if name == "tmp" else 0o755
-            layer.addfile(info)
-        layer.add(BUSYBOX, "bin/busybox")
-        for applet in (
-            "sh",
-            "echo",
-            "sleep",
-            "cat",
-            "ls",
-            "true",
-            "false",
-            "id",
-            "yes",
-            "head",
-            "tr",
-        ):
-            info = tarfile.TarInfo(f"bin/{applet}")
-            info.type = tarfile.SYMTYPE
-            info.linkname = "busybox"
-            layer.addfile(info)
-    return buf.getvalue()
-
-
-def write_busybox_layout(path: Path, ref: str = BUSYBOX_REF) -> str:
-    """Write an OCI layout tarball of a one-layer busybox image; returns its chain ID."""
-    layer = _busybox_layer()
-    diff_id = "sha256:" + hashlib.sha256(layer).hexdigest()
-    config = {
-        "architecture": "amd64",
-        "os": "linux",
-        "config": {"Env": ["PATH=/bin"], "Cmd": ["sh"]},
-        "rootfs": {"type": "layers", "diff_ids": [diff_id]},
-    }
-    with tarfile.open(path, "w") as tar:
-        layer_desc = _blob(tar, layer, "application/vnd.oci.image.layer.v1.tar")
-        config_desc = _blob(
-            tar, json.dumps(config).encode(), "application/vnd.oci.image.config.v1+json"
-        )
-        manifest = {
-            "schemaVersion": 2,
-            "mediaType": "application/vnd.oci.image.manifest.v1+json",
-            "config": config_desc,
-            "layers": [layer_desc],
-        }
-        manifest_desc = _blob(
-            tar, json.dumps(manifest).encode(), "application/vnd.oci.image.manifest.v1+json"
-        )
-        manifest_desc["platform"] = {"architecture": "amd64", "os": "linux"}
-        manifest_desc["annotations"] = {
-            "io.containerd.image.name": ref,
-            "org.opencontainers.image.ref.name": ref.rsplit(":", 1)[-1],
-        }
-        index = {"schemaVersion": 2, "manifests": [manifest_desc]}
-        for name, data in (
-            ("oci-layout", json.dumps({"imageLayoutVersion": "1.0.0"}).encode()),
-            ("index.json", json.dumps(index).encode()),
-        ):
-            info = tarfile.TarInfo(name)
-            info.size = len(data)
-            tar.addfile(info, io.BytesIO(data))
-    return diff_id  # one layer: its chain ID is its diff ID
-
-
 @pytest.fixture(scope="session")
 def busybox_image(containerd: Containerd) -> Image:
     """A busybox image, unpacked into the overlayfs snapshotter of the session's containerd."""
+    from tests.support import oci
+
+    image = oci.busybox_image()
     tarball = containerd.root / "busybox.tar"
-    chain_id = write_busybox_layout(tarball)
+    image.write_layout_tar(tarball, BUSYBOX_REF)
     containerd.ctr("images", "import", str(tarball))
     return Image(
-        id=chain_id,
+        id=image.config_digest,
         repo_tags=(BUSYBOX_REF,),
-        config=ImageConfig(env=("PATH=/bin",), cmd=("sh",)),
-        chain_id=chain_id,
+        config=ImageConfig(env=tuple(image.config["config"]["Env"]), cmd=("sh",)),
+        chain_id=image.chain_id,
     )
 
 
