@@ -89,7 +89,7 @@ def _target(import_path: str) -> str | None:
     """The rewritten import path, or None for protos protoc brings (google/protobuf)."""
     for prefix, new in _ROOTS:
         if import_path.startswith(prefix):
-            return f"{PREFIX}/{new}{import_path[len(prefix):]}"
+            return f"{PREFIX}/{new}{import_path[len(prefix) :]}"
     return None
 
 

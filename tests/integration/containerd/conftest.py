@@ -6,6 +6,7 @@ import secrets
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -48,11 +49,16 @@ async def make_container(
     """Create (not start) busybox containers with FIFO stdio; deletes them all at the end."""
     made: list[str] = []
 
-    async def make(args: list[str], *, tty: bool = False, log: str = "") -> str:
+    async def make(
+        args: list[str], *, tty: bool = False, log: str = "", memory_limit: int = 0
+    ) -> str:
         cid = secrets.token_hex(32)
         made.append(cid)
         stdio = await container_io.open(cid, log or str(tmp_path / f"{cid}.log"), tty, False)
         spec = minimal_spec(args, f"{containerd.cgroup_parent}/{cid}", tty=tty)
+        if memory_limit:
+            linux: Any = spec["linux"]
+            linux["resources"]["memory"] = {"limit": memory_limit, "swap": memory_limit}
         await runtime.create(
             CreateRequest(
                 id=cid,

@@ -85,3 +85,16 @@ async def test_exit_missed_during_a_containerd_restart_is_reported(
     other = await make_container(["sh", "-c", "exit 5"])
     await runtime.start(other)
     assert (await next_exit(events, other)).exit_code == 5
+
+
+async def test_oom_kill_is_reported(
+    runtime: ContainerdRuntime, make_container: MakeContainer, events: asyncio.Queue[Event]
+) -> None:
+    limit = 16 * 1024 * 1024
+    hog = "x=$(head -c 100000000 /dev/zero | tr '\\0' a); echo survived"
+    cid = await make_container(["sh", "-c", hog], memory_limit=limit)
+    await runtime.start(cid)
+    seen: list[Event] = []
+    while not any(isinstance(e, TaskExit) and e.container_id == cid for e in seen):
+        seen.append(await asyncio.wait_for(events.get(), 30))
+    assert TaskOOM(container_id=cid) in seen
