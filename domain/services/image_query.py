@@ -18,10 +18,11 @@ def list_images(ctx: Context, image: str = "") -> list[Image]:
 
 
 def image_status(ctx: Context, image: str) -> Image | None:
-    """The image `image` names, or None: ImageStatus answers an absent image with nothing."""
+    """The image `image` names (reference, ID or unique ID prefix, as crictl sends), or None:
+    ImageStatus answers an absent image with nothing."""
     if is_image_id(image):
         return ctx.images.resolve(image)
-    return ctx.images.resolve(str(parse(image)))
+    return ctx.images.resolve(str(parse(image))) or ctx.images.resolve(image)
 
 
 async def image_fs_info(ctx: Context) -> list[FilesystemUsage]:

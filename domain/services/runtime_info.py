@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import ipaddress
+
+from domain.errors import InvalidArgument
 from domain.model import Condition, Frozen
 from domain.services.context import Context
 
@@ -34,6 +37,10 @@ async def status(ctx: Context) -> list[Condition]:
 
 def update_runtime_config(ctx: Context, pod_cidr: str) -> None:
     if pod_cidr:
+        try:
+            ipaddress.ip_network(pod_cidr, strict=False)
+        except ValueError as exc:
+            raise InvalidArgument(f"invalid pod CIDR {pod_cidr!r}: {exc}") from None
         ctx.ports.network.update_pod_cidr(pod_cidr)
 
 
