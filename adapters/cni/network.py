@@ -1,0 +1,189 @@
+"""`PodNetwork` on CNI: the conf dir's network, set up and torn down per pod sandbox."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+from typing import Any
+
+from adapters.cni.cache import CacheEntry, ResultCache
+from adapters.cni.chain import Chain
+from adapters.cni.config import ConfDir, NetworkConfigList, parse
+from adapters.cni.errors import CniNotReady
+from adapters.cni.result import pod_ips
+from adapters.cni.runtimeconf import DEFAULT_IFNAME, RuntimeConf, capability_args, pod_args
+from domain.model import Condition, NetworkResult
+from ports.network import PodNetworkRequest
+
+log = logging.getLogger(__name__)
+
+DEFAULT_BIN_DIRS = ("/opt/cni/bin", "/usr/lib/cni")
+
+
+class CniNetwork:
+    """Implements PodNetwork with the plugins of the conf dir's first network config."""
+
+    def __init__(
+        self,
+        conf_dir: str = "/etc/cni/net.d",
+        bin_dirs: list[str] | tuple[str, ...] = DEFAULT_BIN_DIRS,
+        cache_dir: str = "/var/lib/cni",
+        plugin_timeout: float = 60.0,
+        teardown_timeout: float | None = None,
+        ifname: str = DEFAULT_IFNAME,
+    ) -> None:
+        self.conf = ConfDir(conf_dir)
+        self.chain = Chain(list(bin_dirs), plugin_timeout)
+        self.cache = ResultCache(cache_dir)
+        self.ifname = ifname
+        # DEL runs on its own clock: one plugin timeout per plugin unless told otherwise.
+        self.teardown_timeout = teardown_timeout
+        self.pod_cidr = ""
+        self._locks: dict[str, asyncio.Lock] = {}
+        self._background: set[asyncio.Task[None]] = set()
+
+    # --- PodNetwork ---------------------------------------------------------------------
+
+    async def setup(self, request: PodNetworkRequest) -> NetworkResult:
+        network = self.conf.current()
+        rt = RuntimeConf(
+            container_id=request.sandbox_id,
+            netns=request.netns_path,
+            ifname=self.ifname,
+            args=pod_args(request),
+            capability_args=capability_args(request, self.pod_cidr),
+        )
+        async with self._lock(request.sandbox_id):
+            partial: list[dict[str, Any]] = []
+            try:
+                result = await self.chain.add(network, rt, partial)
+                entry = CacheEntry(
+                    container_id=rt.container_id,
+                    network_name=network.name,
+                    ifname=rt.ifname,
+                    config=network.raw,
+                    result=result,
+                    netns=rt.netns,
+                    cni_args=rt.args,
+                    capability_args=rt.capability_args,
+                )
+                await asyncio.to_thread(self.cache.write, entry)
+            except BaseException as e:
+                log.warning("cni: ADD for %s failed, running DEL: %s", rt.container_id, e)
+                prev = partial[-1] if partial else None
+                await self._shielded(self._delete_quietly(network, rt, prev))
+                raise
+        return NetworkResult(ips=pod_ips(result, self.ifname))
+
+    async def teardown(self, request: PodNetworkRequest) -> None:
+        """DEL from the cached result (or the current config when nothing was cached); runs to
+        completion even when the caller gives up, under its own timeout."""
+        await self._shielded(self._teardown(request))
+
+    async def owned(self) -> list[str]:
+        entries = await asyncio.to_thread(self.cache.entries)
+        return sorted({e.container_id for e in entries if e.owned and e.ifname == self.ifname})
+
+    def condition(self) -> Condition:
+        try:
+            self.conf.current()
+        except CniNotReady as e:
+            return Condition(
+                type="NetworkReady",
+                status=False,
+                reason="NetworkPluginNotReady",
+                message=f"Network plugin returns error: cni plugin not initialized: {e}",
+            )
+        return Condition(type="NetworkReady", status=True)
+
+    def update_pod_cidr(self, cidr: str) -> None:
+        self.pod_cidr = cidr
+
+    # --- beyond the port ----------------------------------------------------------------
+
+    async def check(self, request: PodNetworkRequest) -> None:
+        """CHECK the pod's network against its cached result."""
+        found = await asyncio.to_thread(self.cache.find, request.sandbox_id, self.ifname)
+        if not found:
+            raise CniNotReady(f"no cached CNI result for sandbox {request.sandbox_id}")
+        _, entry = found[0]
+        network = parse(entry.config, f"cached config of {entry.network_name}")
+        rt = RuntimeConf(
+            container_id=entry.container_id,
+            netns=request.netns_path or entry.netns,
+            ifname=entry.ifname,
+            args=entry.cni_args,
+            capability_args=entry.capability_args,
+        )
+        await self.chain.check(network, rt, entry.result)
+
+    # --- internals ----------------------------------------------------------------------
+
+    async def _teardown(self, request: PodNetworkRequest) -> None:
+        async with self._lock(request.sandbox_id):
+            found = await asyncio.to_thread(self.cache.find, request.sandbox_id, self.ifname)
+            if not found:
+                await self._delete_uncached(request)
+                return
+            for path, entry in found:
+                network = parse(entry.config, f"cached config of {entry.network_name}")
+                rt = RuntimeConf(
+                    container_id=entry.container_id,
+                    netns=await _existing(request.netns_path or entry.netns),
+                    ifname=entry.ifname,
+                    args=entry.cni_args or pod_args(request),
+                    capability_args=entry.capability_args,
+                )
+                await self._delete(network, rt, entry.result)
+                await asyncio.to_thread(self.cache.delete, path)
+        self._locks.pop(request.sandbox_id, None)
+
+    async def _delete_uncached(self, request: PodNetworkRequest) -> None:
+        """No cached result (ADD failed, or a crash came before the cache write): DEL with the
+        current config so that IPAM still releases what a half-done ADD took."""
+        try:
+            network = self.conf.current()
+        except CniNotReady:
+            return
+        rt = RuntimeConf(
+            container_id=request.sandbox_id,
+            netns=await _existing(request.netns_path),
+            ifname=self.ifname,
+            args=pod_args(request),
+            capability_args=capability_args(request, self.pod_cidr),
+        )
+        await self._delete(network, rt, None)
+
+    async def _delete(
+        self, network: NetworkConfigList, rt: RuntimeConf, prev: dict[str, Any] | None
+    ) -> None:
+        if self.teardown_timeout is None:
+            await self.chain.delete(network, rt, prev)
+        else:
+            async with asyncio.timeout(self.teardown_timeout):
+                await self.chain.delete(network, rt, prev)
+
+    async def _delete_quietly(
+        self, network: NetworkConfigList, rt: RuntimeConf, prev: dict[str, Any] | None
+    ) -> None:
+        try:
+            await self._delete(network, rt, prev)
+        except Exception:
+            log.exception("cni: DEL after a failed ADD of %s failed", rt.container_id)
+
+    async def _shielded(self, work: Any) -> None:
+        """Run `work` as a task the caller's cancellation cannot stop."""
+        task: asyncio.Task[None] = asyncio.ensure_future(work)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+        await asyncio.shield(task)
+
+    def _lock(self, sandbox_id: str) -> asyncio.Lock:
+        return self._locks.setdefault(sandbox_id, asyncio.Lock())
+
+
+async def _existing(netns: str) -> str:
+    """The namespace path, or "" once it is gone (DEL then runs with an empty CNI_NETNS)."""
+    exists = bool(netns) and await asyncio.to_thread(os.path.exists, netns)
+    return netns if exists else ""
