@@ -78,6 +78,6 @@ class Cri:
 
 
 @pytest.fixture
-async def cri(hexcri_memory: Hexcri) -> AsyncIterator[Cri]:
+async def client(hexcri_memory: Hexcri) -> AsyncIterator[Cri]:
     async with grpc.aio.insecure_channel(f"unix://{hexcri_memory.socket}") as channel:
         yield Cri(cri_grpc.RuntimeServiceStub(channel), cri_grpc.ImageServiceStub(channel))

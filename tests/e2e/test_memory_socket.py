@@ -48,8 +48,8 @@ async def wait_state(c: Cri, cid: str, state: int) -> cri.ContainerStatus:
     raise AssertionError(f"container {cid} never reached state {state}")
 
 
-async def test_pod_with_two_containers_through_its_lifecycle(cri: Cri, tmp_path: Path) -> None:
-    rt, im = cri.runtime, cri.images
+async def test_pod_with_two_containers_through_its_lifecycle(client: Cri, tmp_path: Path) -> None:
+    rt, im = client.runtime, client.images
     version = await rt.Version(cri.VersionRequest())
     assert (version.runtime_name, version.runtime_api_version) == ("hexcri", "v1")
     status = await rt.Status(cri.StatusRequest())
@@ -79,11 +79,11 @@ async def test_pod_with_two_containers_through_its_lifecycle(cri: Cri, tmp_path:
     for cid in (server.container_id, job.container_id):
         await rt.StartContainer(cri.StartContainerRequest(container_id=cid))
 
-    finished = await wait_state(cri, job.container_id, cri.CONTAINER_EXITED)
+    finished = await wait_state(client, job.container_id, cri.CONTAINER_EXITED)
     assert (finished.exit_code, finished.reason) == (4, "Error")
     assert finished.log_path == str(tmp_path / "job.log")
     assert (tmp_path / "job.log").read_text().split(" ", 3)[1:] == ["stdout", "F", "done\n"]
-    running = await wait_state(cri, server.container_id, cri.CONTAINER_RUNNING)
+    running = await wait_state(client, server.container_id, cri.CONTAINER_RUNNING)
     assert running.metadata.name == "server" and running.started_at > 0
 
     # prefix IDs, filters, label selectors
@@ -124,7 +124,7 @@ async def test_pod_with_two_containers_through_its_lifecycle(cri: Cri, tmp_path:
         == grpc.StatusCode.ALREADY_EXISTS
     )
     await rt.StopContainer(cri.StopContainerRequest(container_id=server.container_id, timeout=2))
-    stopped = await wait_state(cri, server.container_id, cri.CONTAINER_EXITED)
+    stopped = await wait_state(client, server.container_id, cri.CONTAINER_EXITED)
     assert stopped.exit_code == 143
     await rt.StopPodSandbox(cri.StopPodSandboxRequest(pod_sandbox_id=sid))
     sandbox = await rt.PodSandboxStatus(cri.PodSandboxStatusRequest(pod_sandbox_id=sid))
@@ -135,8 +135,8 @@ async def test_pod_with_two_containers_through_its_lifecycle(cri: Cri, tmp_path:
     assert not (await rt.ListPodSandbox(cri.ListPodSandboxRequest())).items
 
 
-async def test_error_codes_and_no_state_change(cri: Cri, tmp_path: Path) -> None:
-    rt = cri.runtime
+async def test_error_codes_and_no_state_change(client: Cri, tmp_path: Path) -> None:
+    rt = client.runtime
     assert (
         await code_of(rt.RunPodSandbox(cri.RunPodSandboxRequest()))
         == grpc.StatusCode.INVALID_ARGUMENT
@@ -177,7 +177,7 @@ async def test_error_codes_and_no_state_change(cri: Cri, tmp_path: Path) -> None
         )
         == grpc.StatusCode.NOT_FOUND
     )
-    await cri.images.PullImage(cri.PullImageRequest(image=cri.ImageSpec(image="busybox")))
+    await client.images.PullImage(cri.PullImageRequest(image=cri.ImageSpec(image="busybox")))
     await rt.StopPodSandbox(cri.StopPodSandboxRequest(pod_sandbox_id=sid))
     assert (
         await code_of(
@@ -192,11 +192,11 @@ async def test_error_codes_and_no_state_change(cri: Cri, tmp_path: Path) -> None
     assert not (await rt.ListContainers(cri.ListContainersRequest())).containers
     assert (
         await code_of(
-            cri.images.PullImage(cri.PullImageRequest(image=cri.ImageSpec(image="Not A Ref")))
+            client.images.PullImage(cri.PullImageRequest(image=cri.ImageSpec(image="Not A Ref")))
         )
         == grpc.StatusCode.INVALID_ARGUMENT
     )
-    absent = await cri.images.ImageStatus(
+    absent = await client.images.ImageStatus(
         cri.ImageStatusRequest(image=cri.ImageSpec(image="nginx"))
     )
     assert not absent.HasField("image")
