@@ -47,11 +47,22 @@ class Chain:
     async def delete(
         self, network: NetworkConfigList, rt: RuntimeConf, prev_result: dict[str, Any] | None
     ) -> None:
-        """DEL every plugin, last first; 0.3.x plugins get no prevResult (libcni's rule)."""
+        """DEL every plugin, last first; 0.3.x plugins get no prevResult (libcni's rule).
+
+        Unlike libcni, a failing plugin does not stop the others: every plugin gets its DEL
+        (so IPAM still frees the address when, say, a meta plugin is missing), and the first
+        error is raised at the end.
+        """
         if not _version_at_least(network.cni_version, "0.4.0"):
             prev_result = None
+        first: Exception | None = None
         for plugin in reversed(network.plugins):
-            await self._run("DEL", network, plugin, rt, prev_result)
+            try:
+                await self._run("DEL", network, plugin, rt, prev_result)
+            except Exception as e:
+                first = first or e
+        if first is not None:
+            raise first
 
     async def check(
         self, network: NetworkConfigList, rt: RuntimeConf, prev_result: dict[str, Any]

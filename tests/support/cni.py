@@ -140,7 +140,10 @@ class CniEnv:
             ["iptables-save", "-t", "nat"], capture_output=True, text=True, check=True
         ).stdout
         tag = f'name: \\"{self.network_name}\\"'
-        return [line for line in out.splitlines() if line.startswith("-A ") and tag in line]
+        rules = [line for line in out.splitlines() if line.startswith("-A ")]
+        tagged = [r for r in rules if tag in r]
+        chains = {_target(r) for r in tagged} - {""}
+        return tagged + [r for r in rules if r.split()[1] in chains]
 
     # --- cleanup ------------------------------------------------------------------------
 
@@ -159,22 +162,22 @@ class CniEnv:
         shutil.rmtree(self.root, ignore_errors=True)
 
     def _delete_nat_rules(self) -> None:
-        chains: set[str] = set()
-        for rule in self.nat_rules():
-            args = shlex.split(rule)
-            if "-j" in args:
-                target = args[args.index("-j") + 1]
-                if target.startswith("CNI-DN-") or target.startswith("CNI-"):
-                    chains.add(target)
-            subprocess.run(["iptables", "-t", "nat", "-D", *args[1:]], capture_output=True)
-        for chain in chains - {
-            "CNI-HOSTPORT-DNAT",
-            "CNI-HOSTPORT-SNAT",
-            "CNI-HOSTPORT-MASQ",
-            "CNI-HOSTPORT-SETMARK",
-        }:
+        rules = self.nat_rules()
+        chains = {_target(r) for r in rules} - {""}
+        for rule in rules:
+            if rule.split()[1] not in chains:
+                args = shlex.split(rule)[1:]
+                subprocess.run(["iptables", "-t", "nat", "-D", *args], capture_output=True)
+        for chain in chains:
             subprocess.run(["iptables", "-t", "nat", "-F", chain], capture_output=True)
             subprocess.run(["iptables", "-t", "nat", "-X", chain], capture_output=True)
+
+
+def _target(rule: str) -> str:
+    """The per-container chain a tagged rule jumps to (portmap's CNI-DN-*, CNI-SN-*)."""
+    args = shlex.split(rule)
+    target = args[args.index("-j") + 1] if "-j" in args else ""
+    return target if target.startswith(("CNI-DN-", "CNI-SN-")) else ""
 
 
 def _bare_request(sandbox_id: str) -> PodNetworkRequest:
