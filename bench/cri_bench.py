@@ -108,6 +108,15 @@ async def bench(socket: str, image: str, pods: int, command: list[str]) -> Timin
     return t
 
 
+def rss_mib(pid: int) -> float:
+    """Resident memory of `pid` in MiB, from /proc."""
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return 0.0
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawTextHelpFormatter
@@ -116,6 +125,7 @@ def main() -> None:
     parser.add_argument("--image", default="docker.io/library/busybox:latest")
     parser.add_argument("--pods", type=int, default=50)
     parser.add_argument("--command", nargs="*", default=["sleep", "3600"])
+    parser.add_argument("--rss", action="append", default=[], help="NAME=PID: report its RSS")
     args = parser.parse_args()
     results = {}
     for spec in args.socket:
@@ -129,6 +139,11 @@ def main() -> None:
         row = [results[n].median_ms(op) for n in names]
         ratio = f"{row[0] / row[1]:>10.2f}" if len(row) == 2 and row[1] else ""
         print(f"{op:44}" + "".join(f"{v:>14.2f}" for v in row) + ratio)
+    rss = dict(spec.partition("=")[::2] for spec in args.rss)
+    if rss:
+        values = [rss_mib(int(rss[n])) if n in rss else 0.0 for n in names]
+        label = "resident memory after the run (MiB)"
+        print(f"{label:44}" + "".join(f"{v:>14.1f}" for v in values))
 
 
 if __name__ == "__main__":

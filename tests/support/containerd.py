@@ -31,7 +31,7 @@ _CONFIG = """\
 version = 2
 root = "{root}/root"
 state = "{root}/state"
-disabled_plugins = ["io.containerd.grpc.v1.cri"]
+disabled_plugins = [{disabled}]
 
 [grpc]
   address = "{root}/containerd.sock"
@@ -48,7 +48,7 @@ disabled_plugins = ["io.containerd.grpc.v1.cri"]
 
 [plugins."io.containerd.internal.v1.opt"]
   path = "{root}/opt"
-"""
+{extra}"""
 
 
 @dataclass
@@ -58,6 +58,9 @@ class Containerd:
     root: Path
     namespace: str = NAMESPACE
     process: subprocess.Popen[bytes] | None = None
+    # containerd's own CRI plugin stays disabled unless `extra` configures it (benchmarks).
+    cri: bool = False
+    extra: str = ""
     log: Path = field(init=False)
 
     def __post_init__(self) -> None:
@@ -93,7 +96,8 @@ class Containerd:
         return out.stdout.decode()
 
     def start(self) -> None:
-        self.config.write_text(_CONFIG.format(root=self.root))
+        disabled = "" if self.cri else '"io.containerd.grpc.v1.cri"'
+        self.config.write_text(_CONFIG.format(root=self.root, disabled=disabled, extra=self.extra))
         with open(self.log, "ab") as log:
             self.process = subprocess.Popen(
                 [CONTAINERD, "--config", str(self.config)],

@@ -1,0 +1,262 @@
+"""The whole real stack on one machine: a private containerd, a local registry holding busybox
+and the pause image (reached through hosts.toml mirrors for docker.io and registry.k8s.io, as
+on an air-gapped node), a CNI network, and `hexcri serve --backend containerd` on top.
+
+    python -m tests.support.stack demo     # bring it up, run one pod through the socket, tear down
+    python -m tests.support.stack bench    # hexcri beside containerd's own CRI, same images/CNI
+
+The e2e tests use `running_stack()` (and its pytest fixture `stack`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+from tests.support.cni import CNI_BIN, CniEnv
+from tests.support.containerd import Containerd
+from tests.support.oci import busybox_image, pause_image
+from tests.support.registry import Registry
+
+SANDBOX_IMAGE = "registry.k8s.io/pause:3.9"
+BUSYBOX = "docker.io/library/busybox:latest"
+NAMESPACE = "k8s.io"
+
+
+def _hosts_toml(upstream: str, mirror: str) -> str:
+    return f'server = "{upstream}"\n\n[host."{mirror}"]\n  capabilities = ["pull", "resolve"]\n'
+
+
+def cni_plugins(env: CniEnv, subnet: str, gateway: str) -> list[dict[str, object]]:
+    return [
+        {
+            "type": "bridge",
+            "bridge": env.bridge,
+            "isGateway": True,
+            "ipMasq": False,
+            "hairpinMode": True,
+            "ipam": {
+                "type": "host-local",
+                "ranges": [[{"subnet": subnet, "gateway": gateway}]],
+                "routes": [{"dst": "0.0.0.0/0"}],
+                "dataDir": str(env.data_dir),
+            },
+        },
+        {"type": "portmap", "capabilities": {"portMappings": True}, "snat": True},
+        {"type": "loopback"},
+    ]
+
+
+@dataclass
+class Stack:
+    """Every part of the stack, under one temp root."""
+
+    root: Path
+    containerd: Containerd
+    registry: Registry
+    cni: CniEnv
+    hexcri: subprocess.Popen[bytes] | None = None
+    env: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def socket(self) -> str:
+        return str(self.root / "hexcri" / "hexcri.sock")
+
+    @property
+    def certs_dir(self) -> Path:
+        return self.root / "certs.d"
+
+    @property
+    def hexcri_root(self) -> Path:
+        return self.root / "hexcri" / "root"
+
+    @property
+    def hexcri_log(self) -> Path:
+        return self.root / "hexcri" / "hexcri.log"
+
+    @property
+    def config_path(self) -> Path:
+        return self.root / "hexcri" / "config.toml"
+
+    def write_config(self) -> None:
+        self.config_path.parent.mkdir(parents=True, exist_ok=True)
+        self.config_path.write_text(
+            f"""backend = "containerd"
+socket = "{self.socket}"
+sandbox_image = "{SANDBOX_IMAGE}"
+root_dir = "{self.hexcri_root}"
+state_dir = "{self.root / "hexcri" / "state"}"
+
+[containerd]
+address = "{self.containerd.address}"
+namespace = "{NAMESPACE}"
+
+[cni]
+bin_dirs = ["{CNI_BIN}"]
+conf_dir = "{self.cni.conf_dir}"
+cache_dir = "{self.cni.cache_dir}"
+netns_dir = "{self.cni.netns_dir}"
+plugin_timeout = 30.0
+
+[registry]
+config_path = "{self.certs_dir}"
+"""
+        )
+
+    def start_hexcri(self) -> None:
+        """Start `hexcri serve` and wait for its socket."""
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(self.socket)
+        environ = {**os.environ, "HEXCRI_CONFIG": str(self.config_path), **self.env}
+        with open(self.hexcri_log, "ab") as log:
+            self.hexcri = subprocess.Popen(
+                [sys.executable, "-m", "app.cli", "serve"],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                env=environ,
+            )
+        deadline = time.monotonic() + 60
+        while not os.path.exists(self.socket):
+            if self.hexcri.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"hexcri did not start:\n{self.hexcri_log.read_text()[-3000:]}")
+            time.sleep(0.05)
+
+    def stop_hexcri(self, sig: int = signal.SIGTERM) -> None:
+        """Stop hexcri with `sig` (SIGKILL for a crash) and wait for it."""
+        if self.hexcri is None or self.hexcri.poll() is not None:
+            return
+        self.hexcri.send_signal(sig)
+        try:
+            self.hexcri.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.hexcri.kill()
+            self.hexcri.wait()
+
+
+@contextlib.contextmanager
+def running_stack(start_hexcri: bool = True) -> Iterator[Stack]:
+    """Start everything; on exit stop hexcri, then remove every pod, mount, netns and dir."""
+    root = Path(tempfile.mkdtemp(prefix="hexcri-stack-"))
+    containerd = Containerd(root / "containerd", namespace=NAMESPACE)
+    (root / "containerd").mkdir()
+    registry = Registry(root / "registry")
+    (root / "registry").mkdir()
+    cni = CniEnv(root=root / "cni", network_name="hexcri-stack", bridge="hexcri-st0")
+    stack = Stack(root=root, containerd=containerd, registry=registry, cni=cni)
+    try:
+        containerd.start()
+        registry.start()
+        registry.push(busybox_image(), "library/busybox", "latest")
+        registry.push(pause_image(), "pause", "3.9")
+        for upstream, domain in (
+            ("https://registry-1.docker.io", "docker.io"),
+            ("https://registry.k8s.io", "registry.k8s.io"),
+        ):
+            (stack.certs_dir / domain).mkdir(parents=True)
+            (stack.certs_dir / domain / "hosts.toml").write_text(
+                _hosts_toml(upstream, registry.url)
+            )
+        for d in (cni.conf_dir, cni.netns_dir, cni.cache_dir, cni.data_dir):
+            d.mkdir(parents=True)
+        cni.write_config(cni_plugins(cni, "10.88.78.0/24", "10.88.78.1"))
+        stack.write_config()
+        if start_hexcri:
+            stack.start_hexcri()
+        yield stack
+    finally:
+        stack.stop_hexcri()
+        containerd.cleanup()
+        asyncio.run(cni.cleanup())
+        registry.stop()
+        shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture
+def stack() -> Iterator[Stack]:
+    """The real stack with hexcri serving, for one test."""
+    with running_stack() as s:
+        yield s
+
+
+def containerd_cri_config(stack: Stack, conf_dir: Path) -> str:
+    """The `[plugins]` section for a containerd whose own CRI plugin serves the same node."""
+    return f"""
+[plugins."io.containerd.grpc.v1.cri"]
+  sandbox_image = "{SANDBOX_IMAGE}"
+  restrict_oom_score_adj = true
+  [plugins."io.containerd.grpc.v1.cri".containerd]
+    snapshotter = "overlayfs"
+    default_runtime_name = "runc"
+    [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc]
+      runtime_type = "io.containerd.runc.v2"
+  [plugins."io.containerd.grpc.v1.cri".cni]
+    bin_dir = "{CNI_BIN}"
+    conf_dir = "{conf_dir}"
+  [plugins."io.containerd.grpc.v1.cri".registry]
+    config_path = "{stack.certs_dir}"
+"""
+
+
+def _demo(args: argparse.Namespace) -> int:
+    with running_stack() as s:
+        print(f"stack up under {s.root}: containerd, registry {s.registry.url}, CNI, hexcri")
+        return subprocess.call(
+            [sys.executable, "-m", "app.cli", "demo", "--socket", s.socket, *args.command]
+        )
+
+
+def _bench(args: argparse.Namespace) -> int:
+    with running_stack() as s:
+        ref = CniEnv(root=s.root / "cni-ref", network_name="hexcri-ref", bridge="hexcri-ref0")
+        for d in (ref.conf_dir, ref.cache_dir, ref.data_dir):
+            d.mkdir(parents=True)
+        ref.write_config(cni_plugins(ref, "10.88.79.0/24", "10.88.79.1"))
+        theirs = Containerd(
+            s.root / "containerd-cri",
+            cri=True,
+            extra=containerd_cri_config(s, ref.conf_dir),
+        )
+        theirs.root.mkdir()
+        try:
+            theirs.start()
+            return subprocess.call(
+                [
+                    sys.executable, "bench/cri_bench.py", "--pods", str(args.pods),
+                    "--socket", f"hexcri={s.socket}",
+                    "--socket", f"containerd-cri={theirs.address}",
+                    "--rss", f"hexcri={s.hexcri.pid if s.hexcri else 0}",
+                    "--rss", f"containerd-cri={theirs.pid}",
+                ]
+            )  # fmt: skip
+        finally:
+            theirs.cleanup()
+            asyncio.run(ref.cleanup())
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(prog="python -m tests.support.stack")
+    sub = parser.add_subparsers(dest="what", required=True)
+    demo = sub.add_parser("demo", help="run one pod through hexcri on the real stack")
+    demo.add_argument("command", nargs="*", default=[])
+    bench = sub.add_parser("bench", help="hexcri beside containerd's CRI")
+    bench.add_argument("--pods", type=int, default=50)
+    args = parser.parse_args()
+    return _demo(args) if args.what == "demo" else _bench(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
