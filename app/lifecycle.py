@@ -8,7 +8,6 @@ import logging
 import signal
 
 from adapters.cri.server import start_server, stop_server
-
 from app.container import Application
 from app.settings import Settings
 from domain.services.exits import watch_runtime_events

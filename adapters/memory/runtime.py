@@ -108,7 +108,9 @@ class MemoryRuntime:
         try:
             code = await asyncio.wait_for(self._interpret(builtins.list(cmd), out.append), timeout)
         except TimeoutError as exc:
-            raise DeadlineExceeded(f"command {builtins.list(cmd)} timed out after {timeout}s") from exc
+            raise DeadlineExceeded(
+                f"command {builtins.list(cmd)} timed out after {timeout}s"
+            ) from exc
         return ExecResult(
             stdout=b"".join(d for s, d in out if s == Stream.STDOUT),
             stderr=b"".join(d for s, d in out if s == Stream.STDERR),

@@ -26,7 +26,9 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[StateStore
 
 
 async def test_round_trip(store: StateStore) -> None:
-    s = Sandbox(id=new_id(), config=pod(labels={"a": "b"}), state=SandboxState.READY, ips=("10.0.0.2",))
+    s = Sandbox(
+        id=new_id(), config=pod(labels={"a": "b"}), state=SandboxState.READY, ips=("10.0.0.2",)
+    )
     c = Container(id=new_id(), sandbox_id=s.id, config=container(command=("x",)), exit_code=3)
     await store.put_sandbox(s)
     await store.put_container(c)
