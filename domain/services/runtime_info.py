@@ -37,11 +37,11 @@ async def status(ctx: Context) -> list[Condition]:
 
 def update_runtime_config(ctx: Context, pod_cidr: str) -> None:
     if pod_cidr:
-        try:
-            ipaddress.ip_network(pod_cidr, strict=False)
+        try:  # normalised: `10.1.2.3/24` means 10.1.2.0/24
+            network = ipaddress.ip_network(pod_cidr, strict=False)
         except ValueError as exc:
             raise InvalidArgument(f"invalid pod CIDR {pod_cidr!r}: {exc}") from None
-        ctx.ports.network.update_pod_cidr(pod_cidr)
+        ctx.ports.network.update_pod_cidr(str(network))
 
 
 def cgroup_driver(ctx: Context) -> str:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import os
 import shutil
 import tempfile
@@ -17,6 +19,7 @@ from cri_api.v1 import api_pb2_grpc as cri_grpc
 from adapters.cri.server import start_server, stop_server
 from adapters.memory.backend import MemoryBackend
 from domain.services.context import Context
+from domain.services.exits import watch_runtime_events
 
 
 @dataclass
@@ -31,8 +34,9 @@ class Client:
     logs: str
 
 
-@pytest.fixture
-async def client(ctx: Context, backend: MemoryBackend) -> AsyncIterator[Client]:
+@contextlib.asynccontextmanager
+async def serve(ctx: Context, backend: MemoryBackend) -> AsyncIterator[Client]:
+    """The CRI server for `ctx` on a fresh temp socket, and a client connected to it."""
     # a short path: unix socket paths are limited to 108 bytes
     directory = tempfile.mkdtemp(prefix="hexcri-cri-")
     socket = os.path.join(directory, "run", "cri.sock")
@@ -50,6 +54,27 @@ async def client(ctx: Context, backend: MemoryBackend) -> AsyncIterator[Client]:
     finally:
         await stop_server(server, 1.0)
         shutil.rmtree(directory, ignore_errors=True)
+
+
+@contextlib.asynccontextmanager
+async def fresh_client() -> AsyncIterator[Client]:
+    """A new memory backend and context, with the exit watcher, served on a new socket."""
+    backend = MemoryBackend()
+    ctx = Context(ports=backend.ports())
+    watcher = asyncio.create_task(watch_runtime_events(ctx))
+    try:
+        async with serve(ctx, backend) as client:
+            yield client
+    finally:
+        watcher.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await watcher
+
+
+@pytest.fixture
+async def client(ctx: Context, backend: MemoryBackend) -> AsyncIterator[Client]:
+    async with serve(ctx, backend) as c:
+        yield c
 
 
 async def snapshot(c: Client) -> tuple[object, ...]:
