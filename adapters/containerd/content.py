@@ -1,0 +1,171 @@
+"""containerd's content store and leases, as the image puller uses them.
+
+Blobs are written through `Content.Write` as one stream per blob, committed with the expected
+digest and size (containerd verifies both), with the blob's labels set on commit. Blobs that
+are already present are skipped (their labels are updated). Work in flight is protected from
+the garbage collector by a lease that expires on its own if hexcri dies mid-pull.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime
+import secrets
+from collections.abc import AsyncIterator, Mapping
+from typing import Any
+
+from google.protobuf import field_mask_pb2
+
+from adapters.containerd import api
+from adapters.containerd.client import ContainerdClient
+from domain.errors import AlreadyExists, HexcriError, Internal, NotFound
+
+LEASE_HEADER = "containerd-lease"
+LEASE_EXPIRE = "containerd.io/gc.expire"
+WRITE_CHUNK = 1024 * 1024
+
+
+class ContentStore:
+    """Reads and writes blobs of one containerd namespace."""
+
+    def __init__(self, client: ContainerdClient) -> None:
+        self.client = client
+
+    async def info(self, digest: str) -> Any | None:
+        """The content's Info message, or None when it is absent."""
+        try:
+            reply = await self.client.content.Info(api.content.InfoRequest(digest=digest))
+        except NotFound:
+            return None
+        return reply.info
+
+    async def exists(self, digest: str) -> bool:
+        return await self.info(digest) is not None
+
+    async def read(self, digest: str) -> bytes:
+        """A whole (small) blob: manifests, indexes, configs."""
+        out = bytearray()
+        async for reply in self.client.content.Read(api.content.ReadContentRequest(digest=digest)):
+            out += reply.data
+        return bytes(out)
+
+    async def set_labels(self, digest: str, labels: Mapping[str, str]) -> None:
+        """Set (add or replace) `labels` on present content."""
+        if not labels:
+            return
+        info = api.content.Info(digest=digest, labels=dict(labels))
+        mask = field_mask_pb2.FieldMask(paths=[f"labels.{key}" for key in labels])
+        await self.client.content.Update(api.content.UpdateRequest(info=info, update_mask=mask))
+
+    async def delete(self, digest: str) -> None:
+        with contextlib.suppress(NotFound):
+            await self.client.content.Delete(api.content.DeleteContentRequest(digest=digest))
+
+    async def write(
+        self,
+        digest: str,
+        size: int,
+        chunks: AsyncIterator[bytes],
+        labels: Mapping[str, str] | None = None,
+        lease: str = "",
+    ) -> bool:
+        """Stream `chunks` into the store as `digest`; False when it was already present.
+
+        An error of the source (a corrupt or stalled download) aborts the ingest and is
+        re-raised; nothing is committed.
+        """
+        ref = f"hexcri-{digest}-{secrets.token_hex(4)}"
+        source_error: list[BaseException] = []
+
+        async def requests() -> AsyncIterator[Any]:
+            offset = 0
+            buffer = bytearray()
+            try:
+                async for chunk in chunks:
+                    buffer += chunk
+                    if len(buffer) >= WRITE_CHUNK:
+                        yield _write(ref, offset, bytes(buffer), size, digest)
+                        offset += len(buffer)
+                        buffer.clear()
+            except Exception as err:  # handed to the caller below
+                source_error.append(err)
+                return
+            yield api.content.WriteContentRequest(
+                action=api.content.COMMIT,
+                ref=ref,
+                offset=offset,
+                data=bytes(buffer),
+                total=size,
+                expected=digest,
+                labels=dict(labels or {}),
+            )
+
+        metadata = ((LEASE_HEADER, lease),) if lease else ()
+        committed = False
+        try:
+            async for reply in self.client.content.Write(requests(), metadata=metadata):
+                if reply.action == api.content.COMMIT:
+                    committed = True
+                    if reply.digest and reply.digest != digest:
+                        raise Internal(f"containerd committed {reply.digest}, not {digest}")
+        except AlreadyExists:
+            if labels:
+                await self.set_labels(digest, labels)
+            return False
+        except HexcriError:
+            await self._abort(ref)
+            if source_error:
+                raise source_error[0] from None
+            raise
+        if source_error:
+            await self._abort(ref)
+            raise source_error[0]
+        if not committed:
+            await self._abort(ref)
+            raise Internal(f"containerd did not commit {digest}")
+        return True
+
+    async def write_bytes(
+        self, digest: str, data: bytes, labels: Mapping[str, str] | None = None, lease: str = ""
+    ) -> bool:
+        async def one() -> AsyncIterator[bytes]:
+            yield data
+
+        return await self.write(digest, len(data), one(), labels, lease)
+
+    async def _abort(self, ref: str) -> None:
+        with contextlib.suppress(HexcriError):
+            await self.client.content.Abort(api.content.AbortRequest(ref=ref))
+
+
+def _write(ref: str, offset: int, data: bytes, total: int, expected: str) -> Any:
+    return api.content.WriteContentRequest(
+        action=api.content.WRITE, ref=ref, offset=offset, data=data, total=total, expected=expected
+    )
+
+
+class Leases:
+    """Leases that keep a pull's content and snapshots from the garbage collector."""
+
+    def __init__(self, client: ContainerdClient) -> None:
+        self.client = client
+
+    async def create(self, purpose: str, expire_after: float = 3600.0) -> str:
+        expires = datetime.datetime.now(datetime.UTC) + datetime.timedelta(seconds=expire_after)
+        lease_id = f"hexcri-{purpose}-{secrets.token_hex(8)}"
+        labels = {LEASE_EXPIRE: expires.strftime("%Y-%m-%dT%H:%M:%SZ")}
+        await self.client.leases.Create(api.leases.CreateRequest(id=lease_id, labels=labels))
+        return lease_id
+
+    async def delete(self, lease_id: str, sync: bool = False) -> None:
+        with contextlib.suppress(NotFound):
+            await self.client.leases.Delete(api.leases.DeleteRequest(id=lease_id, sync=sync))
+
+    @contextlib.asynccontextmanager
+    async def held(self, purpose: str, expire_after: float = 3600.0) -> AsyncIterator[str]:
+        """A lease for the duration of the block, deleted at its end (also on error)."""
+        lease_id = await self.create(purpose, expire_after)
+        try:
+            yield lease_id
+        finally:
+            await self.delete(lease_id)
