@@ -10,6 +10,7 @@ from typing import Any
 import grpc
 from cri_api.v1 import api_pb2 as cri
 
+from adapters.cri.servicer import ImageServicer, RuntimeServicer
 from domain.services.context import Settings
 from tests.unit.cri.conftest import Client, code_of, container_config, pod_config
 
@@ -355,3 +356,10 @@ async def test_streaming_and_checkpoint_are_unimplemented(client: Client) -> Non
         await rt.Exec(cri.ExecRequest(container_id="x"))
     except grpc.aio.AioRpcError as err:
         assert "streaming server" in (err.details() or "")
+
+
+def test_every_rpc_of_both_services_is_implemented() -> None:
+    """No RPC falls through to the generated base class (which answers UNIMPLEMENTED)."""
+    for service, cls in (("RuntimeService", RuntimeServicer), ("ImageService", ImageServicer)):
+        methods = cri.DESCRIPTOR.services_by_name[service].methods
+        assert [m.name for m in methods if m.name not in vars(cls)] == []
