@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
+from collections.abc import AsyncIterator
 from typing import Any
 
 from adapters.cni.cache import CacheEntry, ResultCache
@@ -40,13 +42,13 @@ class CniNetwork:
         # DEL runs on its own clock: one plugin timeout per plugin unless told otherwise.
         self.teardown_timeout = teardown_timeout
         self.pod_cidr = ""
-        self._locks: dict[str, asyncio.Lock] = {}
+        self._locks: dict[str, tuple[asyncio.Lock, int]] = {}
         self._background: set[asyncio.Task[None]] = set()
 
     # --- PodNetwork ---------------------------------------------------------------------
 
     async def setup(self, request: PodNetworkRequest) -> NetworkResult:
-        network = self.conf.current()
+        network = await asyncio.to_thread(self.conf.current)
         rt = RuntimeConf(
             container_id=request.sandbox_id,
             netns=request.netns_path,
@@ -137,13 +139,12 @@ class CniNetwork:
                 )
                 await self._delete(network, rt, entry.result)
                 await asyncio.to_thread(self.cache.delete, path)
-        self._locks.pop(request.sandbox_id, None)
 
     async def _delete_uncached(self, request: PodNetworkRequest) -> None:
         """No cached result (ADD failed, or a crash came before the cache write): DEL with the
         current config so that IPAM still releases what a half-done ADD took."""
         try:
-            network = self.conf.current()
+            network = await asyncio.to_thread(self.conf.current)
         except CniNotReady:
             return
         rt = RuntimeConf(
@@ -179,8 +180,20 @@ class CniNetwork:
         task.add_done_callback(self._background.discard)
         await asyncio.shield(task)
 
-    def _lock(self, sandbox_id: str) -> asyncio.Lock:
-        return self._locks.setdefault(sandbox_id, asyncio.Lock())
+    @contextlib.asynccontextmanager
+    async def _lock(self, sandbox_id: str) -> AsyncIterator[None]:
+        """One ADD or DEL per sandbox at a time; the lock is dropped when nobody holds it."""
+        lock, users = self._locks.get(sandbox_id, (asyncio.Lock(), 0))
+        self._locks[sandbox_id] = (lock, users + 1)
+        try:
+            async with lock:
+                yield
+        finally:
+            lock, users = self._locks[sandbox_id]
+            if users == 1:
+                del self._locks[sandbox_id]
+            else:
+                self._locks[sandbox_id] = (lock, users - 1)
 
 
 async def _existing(netns: str) -> str:

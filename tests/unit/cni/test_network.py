@@ -99,6 +99,20 @@ async def test_teardown_is_idempotent(tmp_path: Path, fakes: FakePlugins, netns:
     dels = [c for c in fakes.calls() if c["env"]["CNI_COMMAND"] == "DEL"]
     assert len(dels) == 6
     assert all("prevResult" not in c["conf"] for c in dels[3:])
+    assert net._locks == {}  # the per-sandbox locks do not pile up
+
+
+async def test_setup_and_teardown_of_one_sandbox_do_not_interleave(
+    tmp_path: Path, fakes: FakePlugins, netns: Path
+) -> None:
+    write_conflist(tmp_path / "net.d", CHAIN)
+    net = network(tmp_path, fakes)
+    await asyncio.gather(net.setup(request(netns)), net.teardown(request(netns)))
+    commands = [c for c, _ in fakes.commands()]
+    assert commands in (["ADD"] * 3 + ["DEL"] * 3, ["DEL"] * 3 + ["ADD"] * 3)
+    await net.teardown(request(netns))
+    assert await net.owned() == []
+    assert net._locks == {}
 
 
 async def test_teardown_after_restart_uses_cache_even_when_config_changed(
