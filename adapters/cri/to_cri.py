@@ -21,7 +21,6 @@ from domain.model import (
     Mount,
     NamespaceOptions,
     Sandbox,
-    SecurityProfile,
 )
 
 # --- shared pieces --------------------------------------------------------------------------
@@ -50,18 +49,6 @@ def linux_resources(r: LinuxResources) -> cri.LinuxContainerResources:
             cri.HugepageLimit(page_size=h.page_size, limit=h.limit) for h in r.hugepage_limits
         ],
         unified=r.unified,
-    )
-
-
-def security_profile(profile: SecurityProfile) -> cri.SecurityProfile:
-    kinds = {
-        "RuntimeDefault": cri.SecurityProfile.RuntimeDefault,
-        "Unconfined": cri.SecurityProfile.Unconfined,
-        "Localhost": cri.SecurityProfile.Localhost,
-    }
-    return cri.SecurityProfile(
-        profile_type=kinds.get(profile.kind, cri.SecurityProfile.Unconfined),
-        localhost_ref=profile.localhost_ref,
     )
 
 
