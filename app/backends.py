@@ -3,28 +3,87 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
 
 from adapters.host.clock import SystemClock
 from adapters.host.files import LocalSandboxFiles
 from adapters.memory.backend import MemoryBackend
-from adapters.store.sqlite import SqliteStateStore
 from app.settings import Settings
 from domain.services.context import Ports
 
 
-def memory_ports(settings: Settings) -> Ports:
+async def _nothing() -> None:
+    return None
+
+
+@dataclass
+class Backend:
+    """The wired ports and how to release what they hold at shutdown."""
+
+    ports: Ports
+    close: Callable[[], Awaitable[None]] = field(default=_nothing)
+
+
+def memory_backend(settings: Settings) -> Backend:
     """The CRI simulator: every port in memory except the clock and the log files."""
-    return MemoryBackend(clock=SystemClock()).ports()
+    return Backend(MemoryBackend(clock=SystemClock()).ports())
 
 
-def containerd_ports(settings: Settings) -> Ports:
+def containerd_backend(settings: Settings) -> Backend:
     """Real containerd, CNI, registries; durable state in sqlite."""
-    raise NotImplementedError("the containerd backend is not wired in yet")
+    from adapters.cni.network import CniNetwork
+    from adapters.containerd.client import ContainerdClient
+    from adapters.containerd.events import ContainerdEvents
+    from adapters.containerd.images import ContainerdImageStore
+    from adapters.containerd.io import FifoContainerIO
+    from adapters.containerd.pull import ContainerdImagePuller
+    from adapters.containerd.runtime import ContainerdRuntime
+    from adapters.netns.namespaces import PyrouteNamespaces
+    from adapters.registry.client import RegistryClient
+    from adapters.registry.hosts import HostsConfig
+    from adapters.store.sqlite import SqliteStateStore
 
+    ctd = settings.containerd
+    clock = SystemClock()
+    client = ContainerdClient(ctd.address, ctd.namespace)
+    registry = RegistryClient(
+        HostsConfig(settings.registry.config_path),
+        progress_timeout=settings.registry.no_progress_timeout,
+    )
+    io = FifoContainerIO(os.path.join(settings.state_dir, "io"), clock)
+    state = SqliteStateStore(os.path.join(settings.root_dir, "hexcri.db"))
+    snapshotter_root = os.path.join(ctd.root, f"io.containerd.snapshotter.v1.{ctd.snapshotter}")
+    images = ContainerdImageStore(client, ctd.snapshotter, snapshotter_root)
+    ports = Ports(
+        runtime=ContainerdRuntime(
+            client, settings.state_dir, snapshotter=ctd.snapshotter, runtime=ctd.runtime
+        ),
+        io=io,
+        events=ContainerdEvents(client),
+        netns=PyrouteNamespaces(settings.cni.netns_dir),
+        network=CniNetwork(
+            conf_dir=settings.cni.conf_dir,
+            bin_dirs=settings.cni.bin_dirs,
+            cache_dir=settings.cni.cache_dir,
+            plugin_timeout=settings.cni.plugin_timeout,
+        ),
+        images=images,
+        puller=ContainerdImagePuller(
+            client,
+            registry,
+            ctd.snapshotter,
+            max_concurrent_downloads=settings.registry.max_concurrent_downloads,
+        ),
+        state=state,
+        files=LocalSandboxFiles(os.path.join(settings.root_dir, "sandboxes")),
+        clock=clock,
+    )
 
-def state_store(settings: Settings) -> SqliteStateStore:
-    return SqliteStateStore(os.path.join(settings.root_dir, "hexcri.db"))
+    async def close() -> None:
+        await io.close_all()
+        await registry.close()
+        await client.close()
+        state.close()
 
-
-def sandbox_files(settings: Settings) -> LocalSandboxFiles:
-    return LocalSandboxFiles(os.path.join(settings.root_dir, "sandboxes"))
+    return Backend(ports, close)

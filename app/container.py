@@ -38,11 +38,13 @@ class Application(containers.DeclarativeContainer):
     """Settings in, a wired domain Context out."""
 
     settings = providers.Dependency(instance_of=Settings)
-    ports = providers.Selector(
+    backend = providers.Selector(
         providers.Callable(lambda s: s.backend, settings),
-        memory=providers.Singleton(backends.memory_ports, settings),
-        containerd=providers.Singleton(backends.containerd_ports, settings),
+        memory=providers.Singleton(backends.memory_backend, settings),
+        containerd=providers.Singleton(backends.containerd_backend, settings),
     )
     context = providers.Singleton(
-        Context, ports=ports, settings=providers.Singleton(domain_settings, settings)
+        Context,
+        ports=providers.Callable(lambda b: b.ports, backend),
+        settings=providers.Singleton(domain_settings, settings),
     )

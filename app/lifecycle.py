@@ -36,3 +36,4 @@ async def serve(settings: Settings) -> None:
     watcher.cancel()
     with contextlib.suppress(asyncio.CancelledError):
         await watcher
+    await app.backend().close()

@@ -21,6 +21,7 @@ CONFIG_ENV = "HEXCRI_CONFIG"
 class ContainerdSettings(BaseModel):
     address: str = "/run/containerd/containerd.sock"
     namespace: str = "k8s.io"
+    root: str = "/var/lib/containerd"  # containerd's root: where its snapshotter keeps layers
     snapshotter: str = "overlayfs"
     runtime: str = "io.containerd.runc.v2"
 

@@ -4,4 +4,5 @@ pytest_plugins: list[str] = [
     "tests.support.containerd",
     "tests.support.registry",
     "tests.support.cni",
+    "tests.support.stack",
 ]

@@ -1,8 +1,13 @@
 """`NetworkNamespaces` on pyroute2: one named, bind-mounted namespace per pod sandbox.
 
 The namespace of sandbox `<id>` is pinned at `<root_dir>/hexcri-<id>` (as `ip netns add`
-would), so other tools see it and `list()` finds only ours. pyroute2 forks to unshare and
-talks netlink synchronously, so every call runs in a worker thread.
+would), so other tools see it and `list()` finds only ours.
+
+No fork: a child forked from a gRPC process may crash, and takes the server's socket with it
+when it exits. A network namespace is a per-thread attribute, so a namespace is made in a
+short-lived thread of its own that unshares, pins `/proc/thread-self/ns/net` with a bind
+mount, brings `lo` up over netlink from inside, and ends (as Go's netns packages do with a
+locked OS thread).
 """
 
 from __future__ import annotations
@@ -14,15 +19,19 @@ import ctypes
 import ctypes.util
 import errno
 import os
+import threading
+from collections.abc import Callable
 from pathlib import Path
 
-from pyroute2 import IPRoute, netns
+from pyroute2 import IPRoute
 
 from domain.errors import Internal
 
 PREFIX = "hexcri-"
 DEFAULT_ROOT = "/var/run/netns"
 _MNT_DETACH = 2
+_MS_BIND = 4096
+_CLONE_NEWNET = 0x40000000
 _libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
 
 
@@ -37,7 +46,7 @@ class PyrouteNamespaces:
 
     async def create(self, sandbox_id: str) -> str:
         path = self.path_of(sandbox_id)
-        await asyncio.to_thread(self._create, path)
+        await _in_own_thread(lambda: self._create(path))
         return path
 
     async def remove(self, path: str) -> None:
@@ -50,14 +59,14 @@ class PyrouteNamespaces:
     def _create(self, path: str) -> None:
         os.makedirs(self.root_dir, exist_ok=True)
         try:
-            netns.create(path)
+            os.close(os.open(path, os.O_RDONLY | os.O_CREAT | os.O_EXCL, 0o444))
         except FileExistsError as e:
             raise Internal(f"network namespace {path} already exists") from e
+        try:
+            _unshare_and_pin(path)
         except OSError as e:
             _remove(path)
             raise Internal(f"cannot create network namespace {path}: {e}") from e
-        try:
-            _loopback_up(path)
         except BaseException:
             _remove(path)
             raise
@@ -70,9 +79,44 @@ class PyrouteNamespaces:
         return sorted(os.path.join(self.root_dir, n) for n in names if n.startswith(PREFIX))
 
 
-def _loopback_up(path: str) -> None:
-    """Bring `lo` up inside the namespace at `path` (which must exist: flags=0)."""
-    with IPRoute(netns=path, flags=0) as ipr:
+async def _in_own_thread(fn: Callable[[], None]) -> None:
+    """Run `fn` in a new thread that ends with it (its namespaces die with it)."""
+    loop = asyncio.get_running_loop()
+    done: asyncio.Future[None] = loop.create_future()
+
+    def run() -> None:
+        try:
+            fn()
+        except BaseException as e:
+            loop.call_soon_threadsafe(_settle, done, e)
+        else:
+            loop.call_soon_threadsafe(_settle, done, None)
+
+    threading.Thread(target=run, name="netns", daemon=True).start()
+    await done
+
+
+def _settle(future: asyncio.Future[None], error: BaseException | None) -> None:
+    if future.done():
+        return
+    if error is None:
+        future.set_result(None)
+    else:
+        future.set_exception(error)
+
+
+def _check(result: int, what: str) -> None:
+    if result != 0:
+        err = ctypes.get_errno()
+        raise OSError(err, f"{what}: {os.strerror(err)}")
+
+
+def _unshare_and_pin(path: str) -> None:
+    """In the calling (throw-away) thread: new netns, pinned at `path`, `lo` up."""
+    _check(_libc.unshare(_CLONE_NEWNET), "unshare")
+    own = f"/proc/self/task/{threading.get_native_id()}/ns/net"
+    _check(_libc.mount(own.encode(), os.fsencode(path), None, _MS_BIND, None), "bind mount")
+    with IPRoute() as ipr:  # netlink socket made here: it lives in the new namespace
         index = ipr.link_lookup(ifname="lo")
         if not index:
             raise Internal(f"network namespace {path} has no loopback interface")

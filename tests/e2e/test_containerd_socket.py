@@ -89,7 +89,7 @@ async def test_pod_lifecycle_on_containerd(real: Cri, stack: Stack, tmp_path: Pa
     assert lines[0].split(" ", 3)[1:] == ["stdout", "F", "hello"]
     assert any("nameserver 10.96.0.10" in line for line in lines)
 
-    server = await start(real, sid, config, "server", ["sleep", "3600"])
+    server = await start(real, sid, config, "server", ["sh", "-c", "trap '' TERM; sleep 3600"])
     await wait_state(real, server, cri.CONTAINER_RUNNING)
     result = await rt.ExecSync(
         cri.ExecSyncRequest(container_id=server, cmd=["sh", "-c", "hostname; exit 3"], timeout=10)
@@ -97,7 +97,7 @@ async def test_pod_lifecycle_on_containerd(real: Cri, stack: Stack, tmp_path: Pa
     assert (result.stdout, result.exit_code) == (b"web\n", 3)
     await rt.StopContainer(cri.StopContainerRequest(container_id=server, timeout=2))
     stopped = await wait_state(real, server, cri.CONTAINER_EXITED)
-    assert stopped.exit_code == 137  # PID 1 without a handler ignores SIGTERM: SIGKILL after 2 s
+    assert stopped.exit_code == 137  # SIGTERM is ignored: SIGKILL after the 2 s grace
     await rt.StopPodSandbox(cri.StopPodSandboxRequest(pod_sandbox_id=sid))
     await rt.RemovePodSandbox(cri.RemovePodSandboxRequest(pod_sandbox_id=sid))
     assert not (await rt.ListPodSandbox(cri.ListPodSandboxRequest())).items

@@ -103,6 +103,7 @@ state_dir = "{self.root / "hexcri" / "state"}"
 [containerd]
 address = "{self.containerd.address}"
 namespace = "{NAMESPACE}"
+root = "{self.containerd.root / "root"}"
 
 [cni]
 bin_dirs = ["{CNI_BIN}"]
@@ -189,7 +190,10 @@ def running_stack(start_hexcri: bool = True) -> Iterator[Stack]:
 def stack() -> Iterator[Stack]:
     """The real stack with hexcri serving, for one test."""
     with running_stack() as s:
-        yield s
+        try:
+            yield s
+        finally:  # shown by pytest when the test failed
+            print(f"--- hexcri log ---\n{s.hexcri_log.read_text()[-6000:]}")
 
 
 def containerd_cri_config(stack: Stack, conf_dir: Path) -> str:
