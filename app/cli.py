@@ -22,7 +22,7 @@ def _parser() -> argparse.ArgumentParser:
     demo = sub.add_parser("demo", help="run one pod through a running hexcri's CRI socket")
     demo.add_argument("--socket", default="/run/hexcri/hexcri.sock")
     demo.add_argument("--image", default="docker.io/library/busybox:latest")
-    demo.add_argument("command", nargs="*", default=["echo", "hello from hexcri"])
+    demo.add_argument("cmd", metavar="COMMAND", nargs="*", default=["echo", "hello from hexcri"])
     show = sub.add_parser("config", help="configuration").add_subparsers(dest="action")
     show.add_parser("show", help="print the effective configuration as JSON")
     return parser
@@ -36,7 +36,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "demo":
         from app.demo import main as demo
 
-        return demo(args.socket, args.image, args.command)
+        return demo(args.socket, args.image, args.cmd)
     try:
         settings = config.load(args.config)
     except (FileNotFoundError, ValueError) as exc:
