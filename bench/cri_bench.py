@@ -133,17 +133,17 @@ def main() -> None:
         results[name] = asyncio.run(bench(path, args.image, args.pods, args.command))
     names = list(results)
     first = results[names[0]]
-    header = f"{'operation (median ms)':44}" + "".join(f"{n:>14}" for n in names)
+    header = f"{'operation (median ms)':44}" + "".join(f"{n:>16}" for n in names)
     print(header + (f"{'ratio':>10}" if len(names) == 2 else ""))
     for op in first.samples:
         row = [results[n].median_ms(op) for n in names]
         ratio = f"{row[0] / row[1]:>10.2f}" if len(row) == 2 and row[1] else ""
-        print(f"{op:44}" + "".join(f"{v:>14.2f}" for v in row) + ratio)
+        print(f"{op:44}" + "".join(f"{v:>16.2f}" for v in row) + ratio)
     rss = dict(spec.partition("=")[::2] for spec in args.rss)
     if rss:
         values = [rss_mib(int(rss[n])) if n in rss else 0.0 for n in names]
         label = "resident memory after the run (MiB)"
-        print(f"{label:44}" + "".join(f"{v:>14.1f}" for v in values))
+        print(f"{label:44}" + "".join(f"{v:>16.1f}" for v in values))
 
 
 if __name__ == "__main__":
