@@ -1,73 +1,31 @@
-"""OCI runtime spec generation: CRI config + image config -> OCI spec, as pure functions."""
+"""OCI runtime spec generation: CRI config + image config -> OCI spec, as pure functions.
+
+Each spec is a default spec (`defaults`) run through a pipeline of small steps
+(`pipeline.apply`), the way containerd's CRI applies `oci.SpecOpts`; the steps live in
+modules named for what they set (process, user, mounts, devices, capabilities, security,
+namespaces, resources, annotations). `sandbox` and `container` hold the two pipelines.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+from domain.spec.container import container_spec
+from domain.spec.devices import HostDevice, HostDevices
+from domain.spec.files import sandbox_files
+from domain.spec.node import NodeOptions, sandbox_dir
+from domain.spec.pipeline import Spec, Step, apply
+from domain.spec.sandbox import sandbox_spec
+from domain.spec.user import with_resolved_user
 
-from domain.model import Container, Frozen, Image, Sandbox
-
-
-class NodeOptions(Frozen):
-    """Node-wide settings the spec generator needs."""
-
-    sandbox_root: str = "/var/lib/hexcri/sandboxes"
-    # Lowest oom_score_adj this process may set; None when lowering is permitted.
-    min_oom_score_adj: int | None = None
-
-
-def sandbox_dir(sandbox_id: str, node: NodeOptions) -> str:
-    return f"{node.sandbox_root}/{sandbox_id}"
-
-
-def sandbox_files(sandbox: Sandbox) -> dict[str, str]:
-    """The pod's hostname, hosts and resolv.conf file contents, by file name."""
-    hostname = sandbox.config.hostname
-    files = {"hostname": f"{hostname}\n" if hostname else ""}
-    files["hosts"] = "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n"
-    dns = sandbox.config.dns_config
-    if dns is not None:
-        lines = [f"nameserver {s}" for s in dns.servers]
-        if dns.searches:
-            lines.append("search " + " ".join(dns.searches))
-        if dns.options:
-            lines.append("options " + " ".join(dns.options))
-        files["resolv.conf"] = "\n".join(lines) + "\n"
-    return files
-
-
-def sandbox_spec(sandbox: Sandbox, image: Image, node: NodeOptions) -> dict[str, Any]:
-    """The pause container's OCI spec."""
-    args = [*image.config.entrypoint, *image.config.cmd] or ["/pause"]
-    return {
-        "ociVersion": "1.0.2",
-        "process": {"args": args, "cwd": "/", "env": list(image.config.env)},
-        "root": {"path": "rootfs", "readonly": True},
-        "hostname": sandbox.config.hostname,
-        "annotations": {"io.kubernetes.cri.container-type": "sandbox"},
-    }
-
-
-def container_spec(
-    container: Container, sandbox: Sandbox, image: Image, node: NodeOptions
-) -> dict[str, Any]:
-    """An application container's OCI spec."""
-    cfg = container.config
-    args = [
-        *(cfg.command or image.config.entrypoint),
-        *(cfg.args or ([] if cfg.command else image.config.cmd)),
-    ]
-    env = [*image.config.env, *(f"{kv.key}={kv.value}" for kv in cfg.envs)]
-    return {
-        "ociVersion": "1.0.2",
-        "process": {
-            "args": args,
-            "cwd": cfg.working_dir or image.config.working_dir or "/",
-            "env": env,
-            "terminal": cfg.tty,
-        },
-        "root": {"path": "rootfs", "readonly": cfg.security.readonly_rootfs},
-        "annotations": {
-            "io.kubernetes.cri.container-type": "container",
-            "io.kubernetes.cri.sandbox-id": sandbox.id,
-        },
-    }
+__all__ = [
+    "HostDevice",
+    "HostDevices",
+    "NodeOptions",
+    "Spec",
+    "Step",
+    "apply",
+    "container_spec",
+    "sandbox_dir",
+    "sandbox_files",
+    "sandbox_spec",
+    "with_resolved_user",
+]
