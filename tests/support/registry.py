@@ -39,6 +39,7 @@ DOCKER_REGISTRY = "/usr/bin/docker-registry"
 USERNAME = "hexcri"
 PASSWORD = "s3cret-pa55"
 TOKEN_SERVICE = "hexcri-test-registry"
+IDENTITY_TOKEN = "hexcri-identity-token-7f3a"  # an OAuth2 refresh token the front accepts
 
 _CONFIG = """\
 version: 0.1
@@ -274,6 +275,25 @@ class _FrontHandler(BaseHTTPRequestHandler):
 
     def do_HEAD(self) -> None:
         self._handle()
+
+    def do_POST(self) -> None:
+        """The OAuth2 form of the token endpoint (`grant_type=refresh_token`)."""
+        front = self.server
+        length = int(self.headers.get("Content-Length") or 0)
+        form = httpx.QueryParams(self.rfile.read(length).decode())
+        with front.lock:
+            front.requests.append((self.command, self.path, dict(self.headers.items())))
+        if self.path.split("?", 1)[0] != "/token":
+            return self._reply(405)
+        if (
+            form.get("grant_type") != "refresh_token"
+            or form.get("refresh_token") != IDENTITY_TOKEN
+            or form.get("service") != TOKEN_SERVICE
+        ):
+            return self._reply(401, b'{"details":"bad refresh token"}')
+        token = front.issue_token(form.get("scope", ""))
+        body = f'{{"access_token":"{token}","expires_in":300}}'.encode()
+        return self._reply(200, body, {"Content-Type": "application/json"})
 
     def _reply(self, status: int, body: bytes = b"", headers: dict[str, str] | None = None) -> None:
         self.send_response(status)

@@ -263,3 +263,35 @@ async def test_fs_info_reports_the_snapshotter(node: Node, registry: Registry) -
     assert usage.used_bytes > len(oci.busybox_layer().blob)
     assert usage.inodes_used > len(oci.APPLETS)
     assert usage.timestamp > 0
+
+
+async def test_upstream_name_through_a_hosts_toml_mirror(
+    containerd: Containerd, containerd_client: ContainerdClient, registry: Registry, tmp_path
+) -> None:
+    """As on an air-gapped node: registry.k8s.io/pause comes from the local mirror."""
+    from adapters.registry import HostsConfig
+
+    pause = oci.pause_image()
+    registry.push(pause, "pause", "3.9")
+    certs = tmp_path / "certs.d" / "registry.k8s.io"
+    certs.mkdir(parents=True)
+    (certs / "hosts.toml").write_text(
+        f'server = "https://registry.k8s.io"\n[host."http://{registry.host}"]\n'
+        '  capabilities = ["pull", "resolve"]\n'
+    )
+    client = containerd_client.with_namespace(f"hexcri-img-{secrets.token_hex(4)}")
+    registry_client = RegistryClient(HostsConfig(str(tmp_path / "certs.d")), retries=0)
+    store = ContainerdImageStore(client)
+    try:
+        puller = ContainerdImagePuller(client, registry_client)
+        pulled = await puller.pull(parse("registry.k8s.io/pause:3.9"), None)
+        assert pulled.id == pause.config_digest
+        assert pulled.repo_tags == ("registry.k8s.io/pause:3.9",)
+        assert pulled.config.entrypoint == ("/pause",)
+        [listed] = await store.list()
+        assert listed.repo_digests == (f"registry.k8s.io/pause@{pause.digest}",)
+    finally:
+        for image in await store.list():
+            await store.remove(image)
+        await registry_client.close()
+        await client.close()

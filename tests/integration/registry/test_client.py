@@ -14,7 +14,14 @@ from domain.model import AuthConfig
 from domain.reference import parse
 from ports.registry import BlobCorrupted, Descriptor, RegistryAuthError
 from tests.support import oci
-from tests.support.registry import PASSWORD, USERNAME, Front, Registry, free_port
+from tests.support.registry import (
+    IDENTITY_TOKEN,
+    PASSWORD,
+    USERNAME,
+    Front,
+    Registry,
+    free_port,
+)
 
 pytestmark = pytest.mark.registry
 
@@ -308,6 +315,26 @@ async def test_registry_token_is_used_as_is(registry: Registry, token_registry: 
             await RegistryClient(retries=0).resolve(ref, AuthConfig(registry_token="forged"))
     finally:
         await c.close()
+
+
+async def test_identity_token_uses_the_oauth_flow(registry: Registry, token_registry: Front):
+    image = oci.busybox_image(extra_files={"marker": b"identity"})
+    registry.push(image, "client/identity", "v1")
+    ref = parse(token_registry.ref("client/identity", "v1"))
+    for token, ok in (("wrong-refresh-token", False), (IDENTITY_TOKEN, True)):
+        c = RegistryClient(retries=0)
+        try:
+            if ok:
+                assert (await c.resolve(ref, AuthConfig(identity_token=token))).digest == (
+                    image.digest
+                )
+            else:
+                with pytest.raises(RegistryAuthError):
+                    await c.resolve(ref, AuthConfig(identity_token=token))
+        finally:
+            await c.close()
+    posts = [h for m, p, h in token_registry.requests if m == "POST"]
+    assert len(posts) == 2
 
 
 # --- hosts.toml ----------------------------------------------------------------------------
