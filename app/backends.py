@@ -7,6 +7,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 from adapters.host.clock import SystemClock
+from adapters.host.devices import StatDeviceLookup
 from adapters.host.files import LocalSandboxFiles
 from adapters.memory.backend import MemoryBackend
 from app.settings import Settings
@@ -77,6 +78,7 @@ def containerd_backend(settings: Settings) -> Backend:
         ),
         state=state,
         files=LocalSandboxFiles(os.path.join(settings.root_dir, "sandboxes")),
+        devices=StatDeviceLookup(),
         clock=clock,
     )
 

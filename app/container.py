@@ -6,6 +6,7 @@ import os
 
 from dependency_injector import containers, providers
 
+from adapters.host.node import node_facts
 from adapters.host.oom import min_oom_score_adj
 from app import backends
 from app.settings import Settings
@@ -20,7 +21,11 @@ def node_options(settings: Settings) -> NodeOptions:
     restrict = settings.restrict_oom_score_adj
     floor = min_oom_score_adj() if restrict is None else (0 if restrict else None)
     return NodeOptions(
-        sandbox_root=os.path.join(settings.root_dir, "sandboxes"), min_oom_score_adj=floor
+        sandbox_root=os.path.join(settings.root_dir, "sandboxes"),
+        min_oom_score_adj=floor,
+        cgroup_driver=settings.cgroup_driver,
+        namespace=settings.containerd.namespace,
+        **node_facts(),
     )
 
 

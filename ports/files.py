@@ -6,8 +6,9 @@ from typing import Protocol
 
 
 class SandboxFiles(Protocol):
-    async def write(self, sandbox_id: str, files: dict[str, str]) -> str:
-        """Write the pod's files into its own directory; returns that directory."""
+    async def write(self, sandbox_id: str, files: dict[str, str], shm_size: int) -> str:
+        """Write the pod's files into its own directory, with a `shm` tmpfs of `shm_size`
+        bytes when that is not 0; returns the directory."""
         ...
 
     async def remove(self, sandbox_id: str) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from adapters.memory.clock import FakeClock
+from adapters.memory.devices import MemoryDeviceLookup
 from adapters.memory.files import MemorySandboxFiles
 from adapters.memory.images import MemoryImageStore, MemoryRegistry
 from adapters.memory.io import MemoryIO
@@ -25,6 +26,7 @@ class MemoryBackend:
     network: MemoryNetwork = field(default_factory=MemoryNetwork)
     state: MemoryStateStore = field(default_factory=MemoryStateStore)
     files: MemorySandboxFiles = field(default_factory=MemorySandboxFiles)
+    devices: MemoryDeviceLookup = field(default_factory=MemoryDeviceLookup)
 
     def __post_init__(self) -> None:
         self.io = MemoryIO(self.clock)
@@ -42,5 +44,6 @@ class MemoryBackend:
             puller=self.images,
             state=self.state,
             files=self.files,
+            devices=self.devices,
             clock=self.clock,
         )

@@ -10,13 +10,16 @@ class MemorySandboxFiles:
         self._root = root
         self.files: dict[str, dict[str, str]] = {}
         self.dirs: set[str] = set()
+        self.shm: dict[str, int] = {}
 
-    async def write(self, sandbox_id: str, files: dict[str, str]) -> str:
+    async def write(self, sandbox_id: str, files: dict[str, str], shm_size: int) -> str:
         self.files[sandbox_id] = dict(files)
+        self.shm[sandbox_id] = shm_size
         return f"{self._root}/{sandbox_id}"
 
     async def remove(self, sandbox_id: str) -> None:
         self.files.pop(sandbox_id, None)
+        self.shm.pop(sandbox_id, None)
 
     async def ensure_dir(self, path: str) -> None:
         self.dirs.add(path)

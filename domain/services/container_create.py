@@ -7,11 +7,19 @@ import posixpath
 
 from domain.errors import FailedPrecondition, InvalidArgument, NotFound
 from domain.ids import new_id
-from domain.model import Container, ContainerConfig, ContainerEventType, Sandbox, SandboxState
+from domain.model import (
+    Container,
+    ContainerConfig,
+    ContainerEventType,
+    ContainerState,
+    NamespaceMode,
+    Sandbox,
+    SandboxState,
+)
 from domain.services.context import Context
 from domain.services.rollback import Rollback
 from domain.services.sandbox_run import KIND_LABEL
-from domain.spec import container_spec
+from domain.spec import HostDevice, container_spec
 from ports.runtime import CreateRequest
 
 SANDBOX_ID_LABEL = "io.hexcri.sandbox-id"
@@ -44,6 +52,24 @@ def validate_container_config(config: ContainerConfig) -> None:
             raise InvalidArgument("resources must not be negative")
 
 
+def _target_pid(ctx: Context, config: ContainerConfig) -> int | None:
+    """The pid whose PID namespace a TARGET-mode container joins."""
+    options = config.security.namespace_options
+    if options.pid != NamespaceMode.TARGET:
+        return None
+    target = ctx.containers.get(options.target_id)
+    if target.state != ContainerState.RUNNING:
+        raise FailedPrecondition(f"target container {target.id} is not running")
+    return target.pid
+
+
+async def _host_devices(ctx: Context, config: ContainerConfig) -> dict[str, list[HostDevice]]:
+    """The host's device nodes behind each device the container asks for."""
+    paths = [d.host_path for d in config.devices]
+    found = await asyncio.gather(*(ctx.ports.devices.lookup(p) for p in paths))
+    return dict(zip(paths, found, strict=True))
+
+
 async def create_container(ctx: Context, sandbox_id: str, config: ContainerConfig) -> str:
     """Create a container in a READY sandbox; returns its ID. Nothing is left on failure."""
     validate_container_config(config)
@@ -67,7 +93,14 @@ async def create_container(ctx: Context, sandbox_id: str, config: ContainerConfi
     undo = Rollback()
     undo.push("release name", lambda: ctx.names.release(name))
     try:
-        spec = container_spec(container, sandbox, image, ctx.settings.node)
+        spec = container_spec(
+            container,
+            sandbox,
+            image,
+            ctx.settings.node,
+            target_pid=_target_pid(ctx, config),
+            devices=await _host_devices(ctx, config),
+        )
         await ctx.ports.state.put_container(container)
         undo.push("forget state", lambda: ctx.ports.state.delete_container(container.id))
         await asyncio.gather(*(ctx.ports.files.ensure_dir(m.host_path) for m in config.mounts))

@@ -12,6 +12,7 @@ from domain.reference import parse
 from domain.spec import NodeOptions
 from domain.store import ContainerStore, ExitSignals, ImageIndex, SandboxStore
 from ports.clock import Clock
+from ports.devices import HostDeviceLookup
 from ports.events import RuntimeEvents
 from ports.files import SandboxFiles
 from ports.images import ImagePuller, ImageStore
@@ -34,6 +35,7 @@ class Ports:
     puller: ImagePuller
     state: StateStore
     files: SandboxFiles
+    devices: HostDeviceLookup
     clock: Clock
 
 
@@ -45,6 +47,7 @@ class Settings(Frozen):
     sandbox_image: str = "registry.k8s.io/pause:3.9"
     cgroup_driver: str = "cgroupfs"
     stop_kill_wait: float = 10.0  # seconds to wait for an exit after SIGKILL
+    shm_size: int = 64 << 20  # the pod's /dev/shm, as containerd's default
     node: NodeOptions = NodeOptions()
 
 

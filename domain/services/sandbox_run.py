@@ -6,7 +6,7 @@ import asyncio
 
 from domain.errors import InvalidArgument
 from domain.ids import new_id
-from domain.model import Image, Sandbox, SandboxConfig
+from domain.model import Image, NamespaceMode, Sandbox, SandboxConfig
 from domain.services.context import Context
 from domain.services.image_pull import ensure_image
 from domain.services.rollback import Rollback
@@ -87,7 +87,9 @@ async def _setup_network(ctx: Context, sandbox: Sandbox, undo: Rollback) -> tupl
 async def _create_pause(ctx: Context, sandbox: Sandbox, image: Image, undo: Rollback) -> None:
     node = ctx.settings.node
     undo.push("remove sandbox files", lambda: ctx.ports.files.remove(sandbox.id))
-    await ctx.ports.files.write(sandbox.id, sandbox_files(sandbox))
+    own_ipc = sandbox.config.security.namespace_options.ipc != NamespaceMode.NODE
+    shm = ctx.settings.shm_size if own_ipc else 0
+    await ctx.ports.files.write(sandbox.id, sandbox_files(sandbox, node), shm)
     request = CreateRequest(
         id=sandbox.id,
         sandbox_id=sandbox.id,

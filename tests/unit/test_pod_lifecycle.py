@@ -220,3 +220,43 @@ async def test_reopen_log_after_rotation(
     backend.io.emit(cid, Stream.STDOUT, b"two\n")
     assert (tmp_path / "c.log.1").read_text().endswith("one\n")
     assert (tmp_path / "c.log").read_text().endswith("two\n")
+
+
+async def test_devices_come_from_the_host(ctx: Context, backend: MemoryBackend) -> None:
+    from domain.model import Device
+
+    sid = await sandbox_run.run_pod_sandbox(ctx, pod())
+    await image_pull.pull_image(ctx, "busybox")
+    fuse = Device(container_path="/dev/fuse", host_path="/dev/fuse")
+    cid = await container_create.create_container(ctx, sid, container(devices=(fuse,)))
+    devices = backend.runtime.spec_of(cid)["linux"]["devices"]  # type: ignore[index]
+    assert {"path": "/dev/fuse", "type": "c", "major": 10, "minor": 229}.items() <= next(
+        d for d in devices if d["path"] == "/dev/fuse"
+    ).items()
+    missing = Device(container_path="/dev/x", host_path="/dev/nope")
+    with pytest.raises(NotFound):
+        await container_create.create_container(ctx, sid, container("y", devices=(missing,)))
+    assert [c.id for c in container_query.list_containers(ctx)] == [cid]
+
+
+async def test_target_pid_namespace(ctx: Context, backend: MemoryBackend) -> None:
+    from domain.model import ContainerSecurity
+
+    sid = await sandbox_run.run_pod_sandbox(ctx, pod())
+    target = await run_app(ctx, sid, command=("server",))
+    pid = container_query.container_status(ctx, target).pid
+    options = NamespaceOptions(pid=NamespaceMode.TARGET, target_id=target)
+    debug = await container_create.create_container(
+        ctx, sid, container("debug", security=ContainerSecurity(namespace_options=options))
+    )
+    namespaces = backend.runtime.spec_of(debug)["linux"]["namespaces"]  # type: ignore[index]
+    assert {"type": "pid", "path": f"/proc/{pid}/ns/pid"} in namespaces
+
+
+async def test_pod_gets_a_shm_unless_it_shares_the_host_ipc(
+    ctx: Context, backend: MemoryBackend
+) -> None:
+    own = await sandbox_run.run_pod_sandbox(ctx, pod("own", uid="1"))
+    host = SandboxSecurity(namespace_options=NamespaceOptions(ipc=NamespaceMode.NODE))
+    shared = await sandbox_run.run_pod_sandbox(ctx, pod("host", uid="2", security=host))
+    assert backend.files.shm == {own: 64 << 20, shared: 0}
