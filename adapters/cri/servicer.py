@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator
+from functools import partial
 from typing import Any, TypeAlias
 
 import grpc
@@ -16,6 +17,7 @@ from cri_api.v1 import api_pb2_grpc as cri_grpc
 
 from adapters.cri import from_cri, to_cri
 from adapters.cri.errors import streaming, unary
+from adapters.cri.listing import MessageCache
 from domain.errors import InvalidArgument, Unimplemented
 from domain.model import Container, ContainerEvent, Image, LinuxResources
 from domain.model import ContainerStats as Stats
@@ -56,6 +58,8 @@ class RuntimeServicer(cri_grpc.RuntimeServiceServicer):
 
     def __init__(self, ctx: Context) -> None:
         self.ctx = ctx
+        self._listed_containers: MessageCache[cri.Container] = MessageCache()
+        self._listed_sandboxes: MessageCache[cri.PodSandbox] = MessageCache()
 
     # --- helpers ------------------------------------------------------------------------------
 
@@ -158,7 +162,11 @@ class RuntimeServicer(cri_grpc.RuntimeServiceServicer):
     ) -> cri.ListPodSandboxResponse:
         f = from_cri.sandbox_filter(request.filter) if request.HasField("filter") else None
         sandboxes = sandbox_query.list_pod_sandboxes(self.ctx, f)
-        return cri.ListPodSandboxResponse(items=[to_cri.pod_sandbox(s) for s in sandboxes])
+        cache = self._listed_sandboxes
+        items = [cache.get(s.id, s.state, partial(to_cri.pod_sandbox, s)) for s in sandboxes]
+        if f is None:
+            cache.prune(len(items))
+        return cri.ListPodSandboxResponse(items=items)
 
     @unary
     async def UpdatePodSandboxResources(
@@ -212,9 +220,19 @@ class RuntimeServicer(cri_grpc.RuntimeServiceServicer):
     ) -> cri.ListContainersResponse:
         f = from_cri.container_filter(request.filter) if request.HasField("filter") else None
         containers = container_query.list_containers(self.ctx, f)
-        return cri.ListContainersResponse(
-            containers=[to_cri.cri_container(c, self._image_of(c)) for c in containers]
-        )
+        cache = self._listed_containers
+        listed = [cache.get(c.id, self._list_key(c), partial(self._listed, c)) for c in containers]
+        if f is None:
+            cache.prune(len(listed))
+        return cri.ListContainersResponse(containers=listed)
+
+    def _list_key(self, container: Container) -> tuple[object, ...]:
+        """What a listed container shows that can change: its state and its image's name."""
+        image = self._image_of(container)
+        return container.state, image.repo_tags[:1] if image is not None else None
+
+    def _listed(self, container: Container) -> cri.Container:
+        return to_cri.cri_container(container, self._image_of(container))
 
     @unary
     async def ContainerStatus(
