@@ -18,7 +18,7 @@ from domain.model import (
 from domain.services.container_create import log_path, reserved_name
 from domain.services.context import Context
 from domain.services.rollback import Rollback
-from domain.services.sandbox_run import network_request
+from domain.services.sandbox_run import KIND_LABEL, network_request
 from ports.network import PodNetworkRequest
 
 log = logging.getLogger(__name__)
@@ -42,7 +42,8 @@ async def recover(ctx: Context) -> None:
         else:
             await _roll_back_container(ctx, container)
     known = known_sandboxes | {c.id for c in ctx.containers.all()}
-    for task_id in tasks.keys() - known:
+    ours = {i for i, c in tasks.items() if KIND_LABEL in c.labels}  # never touch others'
+    for task_id in ours - known:
         log.info("recovery: deleting orphaned runtime container %s", task_id)
         await ctx.ports.runtime.delete(task_id)
     await _remove_orphaned_networks(ctx, known_sandboxes)

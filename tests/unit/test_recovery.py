@@ -81,3 +81,18 @@ async def test_interrupted_creates_are_rolled_back(ctx: Context, backend: Memory
     assert half.id not in backend.state.sandboxes and orphan.id not in backend.state.containers
     assert half.netns_path not in backend.netns.paths and stray not in backend.netns.paths
     assert list(backend.network.allocations) == [sid]
+
+
+async def test_recovery_deletes_only_its_own_orphans(ctx: Context, backend: MemoryBackend) -> None:
+    from domain.model import Image
+    from ports.runtime import CreateRequest
+
+    image = Image(id="sha256:" + "1" * 64)
+    theirs = CreateRequest(id=new_id(), sandbox_id="", image=image, spec={}, labels={"x": "y"})
+    ours = CreateRequest(
+        id=new_id(), sandbox_id="", image=image, spec={}, labels={"io.hexcri.kind": "container"}
+    )
+    await backend.runtime.create(theirs)
+    await backend.runtime.create(ours)
+    await restart(backend)
+    assert backend.runtime.has(theirs.id) and not backend.runtime.has(ours.id)
