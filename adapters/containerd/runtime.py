@@ -11,6 +11,7 @@ import os
 import secrets
 import shutil
 import signal as signals
+import stat
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
@@ -23,6 +24,7 @@ from domain.errors import (
     DeadlineExceeded,
     FailedPrecondition,
     Internal,
+    InvalidArgument,
     NotFound,
     Unavailable,
 )
@@ -33,6 +35,7 @@ from domain.model import (
     RuntimeContainer,
     TaskStatus,
 )
+from domain.spec import apply, with_resolved_user
 from ports.runtime import CreateRequest
 
 log = logging.getLogger(__name__)
@@ -139,8 +142,9 @@ class ContainerdRuntime:
                 metadata=leased,
             )
             undo.append(("remove snapshot", lambda: self._remove_snapshot(request.id)))
+            spec = await _resolve_user(request.spec, prepared.mounts)
             await c.containers.Create(
-                api.containers.CreateContainerRequest(container=self._container(request)),
+                api.containers.CreateContainerRequest(container=self._container(request, spec)),
                 metadata=leased,
             )
             undo.append(("delete container", lambda: self._delete_container(request.id)))
@@ -164,7 +168,7 @@ class ContainerdRuntime:
                 _ignore_not_found(c.leases.Delete(api.leases.DeleteRequest(id=lease)))
             )
 
-    def _container(self, request: CreateRequest) -> Any:
+    def _container(self, request: CreateRequest, spec: dict[str, Any]) -> Any:
         runtime = api.containers.Container.Runtime(name=self._runtime)
         if self._runtime_options and api.runc_options is not None:
             options = api.runc_options.Options(**self._runtime_options)
@@ -175,7 +179,7 @@ class ContainerdRuntime:
             labels=request.labels,
             image=image.repo_tags[0] if image.repo_tags else image.id,
             runtime=runtime,
-            spec=_any(SPEC_TYPE, request.spec),
+            spec=_any(SPEC_TYPE, spec),
             snapshotter=self._snapshotter,
             snapshot_key=request.id,
         )
@@ -392,6 +396,102 @@ def _decode_metrics(data: any_pb2.Any) -> tuple[int, int, int]:
         inactive = int(v2.memory.inactive_file)
         return int(v2.cpu.usage_usec) * 1000, usage, max(0, usage - inactive)
     raise Internal(f"unknown metrics type {data.type_url!r}")
+
+
+# --- the image's users, read from the rootfs layers ------------------------------------------
+
+MAX_SYMLINKS = 16
+
+
+async def _resolve_user(spec: dict[str, Any], mounts: Sequence[Any]) -> dict[str, Any]:
+    """`spec` with a `process.user.username` resolved from the rootfs's passwd and group.
+
+    The files are read from the snapshot's layer directories (no mount, nothing run): the
+    topmost layer holding a file wins, as overlayfs shows it. A spec without a username is
+    returned as is; an unknown user or group is an InvalidArgument.
+    """
+    user = (spec.get("process") or {}).get("user") or {}
+    if not user.get("username"):
+        return spec
+    layers = _layer_dirs(mounts)
+    passwd, group = await asyncio.to_thread(
+        lambda: (_read_rootfs(layers, "/etc/passwd"), _read_rootfs(layers, "/etc/group"))
+    )
+    if passwd is None:
+        raise InvalidArgument(
+            f"cannot resolve user {user['username']!r}: the image has no /etc/passwd"
+        )
+    return apply(spec, [with_resolved_user(passwd, group or "")])
+
+
+def _layer_dirs(mounts: Sequence[Any]) -> builtins.list[str]:
+    """The rootfs's layer directories, topmost first, from the snapshot's mounts."""
+    dirs: builtins.list[str] = []
+    for mount in mounts:
+        if mount.type == "bind" or "bind" in mount.options or "rbind" in mount.options:
+            dirs.append(mount.source)
+            continue
+        if mount.type != "overlay":
+            raise Internal(f"cannot read the rootfs of a {mount.type!r} mount")
+        upper = lower = ""
+        for option in mount.options:
+            key, _, value = option.partition("=")
+            if key == "upperdir":
+                upper = value
+            elif key == "lowerdir":
+                lower = value
+        dirs += [d for d in (upper, *lower.split(":")) if d]
+    return dirs
+
+
+def _read_rootfs(layers: Sequence[str], path: str, depth: int = 0) -> str | None:
+    """The text of `path` as the merged rootfs shows it; None when it is absent.
+
+    Walks the layers topmost first, honouring whiteouts (0/0 character devices), opaque
+    directories and files that shadow directories, and follows symlinks inside the rootfs.
+    """
+    parts = [p for p in path.split("/") if p]
+    for layer in layers:
+        opaque = False
+        for i in range(1, len(parts) + 1):
+            here = os.path.join(layer, *parts[:i])
+            if not os.path.lexists(here):
+                if opaque:
+                    return None  # an opaque directory above hides the lower layers
+                break
+            if _is_whiteout(here):
+                return None
+            if os.path.islink(here):
+                if depth >= MAX_SYMLINKS:
+                    return None
+                parent = "/" + "/".join(parts[: i - 1])
+                target = os.path.normpath(os.path.join(parent, os.readlink(here)))
+                rest = "/".join(parts[i:])
+                return _read_rootfs(layers, os.path.join(target, rest), depth + 1)
+            if i == len(parts):
+                if not os.path.isfile(here):
+                    return None
+                with open(here, encoding="utf-8", errors="replace") as f:
+                    return f.read()
+            if not os.path.isdir(here):
+                return None  # a file shadows the directory of lower layers
+            opaque = opaque or _is_opaque(here)
+    return None
+
+
+def _is_whiteout(path: str) -> bool:
+    try:
+        st = os.lstat(path)
+    except OSError:
+        return False
+    return stat.S_ISCHR(st.st_mode) and st.st_rdev == 0
+
+
+def _is_opaque(path: str) -> bool:
+    try:
+        return os.getxattr(path, "trusted.overlay.opaque", follow_symlinks=False) == b"y"
+    except OSError:
+        return False
 
 
 def _make_fifos(directory: str, names: Sequence[str]) -> None:
