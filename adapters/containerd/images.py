@@ -152,6 +152,8 @@ class ContainerdImageStore:
                     break
             if chosen is None:
                 raise NotFound(f"index {target_digest} has no linux/amd64 manifest in store")
+            index_info = await self.content.info(target_digest)
+            size += int(index_info.size) if index_info is not None else 0
             target_digest = chosen["digest"]
             content.append(target_digest)
             doc = json.loads(await self.content.read(target_digest))

@@ -97,9 +97,7 @@ class ContainerdImagePuller:
             id=resolved.config.digest,
             repo_tags=(f"{repository}:{reference.tag}",) if reference.tag else (),
             repo_digests=(f"{repository}@{resolved.digest}",),
-            size=resolved.manifest.size
-            + resolved.config.size
-            + sum(layer.size for layer in resolved.layers),
+            size=image_size(resolved),
             config=image_config(config_doc),
             chain_id=chains[-1] if chains else "",
         )
@@ -273,6 +271,13 @@ class ContainerdImagePuller:
             await self.client.images.Update(
                 api.images.UpdateImageRequest(image=record, update_mask=mask)
             )
+
+
+def image_size(resolved: ResolvedImage) -> int:
+    """What containerd's CRI reports: index (if any), manifest, config and layers."""
+    size = resolved.manifest.size + resolved.config.size
+    size += sum(layer.size for layer in resolved.layers)
+    return size + (resolved.index.size if resolved.index is not None else 0)
 
 
 async def _shared(

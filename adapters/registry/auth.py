@@ -98,29 +98,35 @@ class _Token:
 
 
 class Authorizer:
-    """Holds the Authorization header per (host, scope) and answers challenges."""
+    """Holds the Authorization header per (host, scope, credentials) and answers challenges.
+
+    The credentials are part of the key: a header earned with one pull's AuthConfig is never
+    sent for another pull that gave other credentials (or none), so every pull is authorised
+    by its own credentials, as the registry would judge them.
+    """
 
     def __init__(self, client: httpx.AsyncClient) -> None:
         self._client = client
-        self._headers: dict[tuple[str, str], str] = {}
+        self._headers: dict[tuple[str, str, Credentials], str] = {}
         self._tokens: dict[tuple[str, str, str, Credentials], _Token] = {}
-        self._locks: dict[tuple[str, str], asyncio.Lock] = {}
+        self._locks: dict[tuple[str, str, Credentials], asyncio.Lock] = {}
 
-    def header(self, host: str, scope: str) -> str | None:
-        return self._headers.get((host, scope))
+    def header(self, host: str, scope: str, creds: Credentials) -> str | None:
+        return self._headers.get((host, scope, creds))
 
     async def answer(
         self, host: str, scope: str, response: httpx.Response, creds: Credentials, failed: str
     ) -> str:
         """Find the Authorization header for a 401 `response`; `failed` is the header that
         was refused (empty if none was sent). Raises RegistryAuthError when there is none."""
-        lock = self._locks.setdefault((host, scope), asyncio.Lock())
+        key = (host, scope, creds)
+        lock = self._locks.setdefault(key, asyncio.Lock())
         async with lock:
-            current = self._headers.get((host, scope))
+            current = self._headers.get(key)
             if current and current != failed:
                 return current  # another request already authenticated
             header = await self._answer(host, scope, response, creds, failed)
-            self._headers[(host, scope)] = header
+            self._headers[key] = header
             return header
 
     async def _answer(

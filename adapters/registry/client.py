@@ -279,7 +279,7 @@ class RegistryClient:
         attempt = 0
         while True:
             sent = {**dict(host.headers), **headers}
-            authz = authorizer.header(host.netloc, scope)
+            authz = authorizer.header(host.netloc, scope, creds)
             if authz:
                 sent["Authorization"] = authz
             request = client.build_request(method, url, headers=sent)

@@ -248,6 +248,20 @@ async def test_basic_auth_refuses_wrong_or_missing_credentials(auth_registry: Re
             await c.close()
 
 
+async def test_one_pulls_credentials_do_not_authorise_another(auth_registry, private):
+    """The same client, first with good credentials, then wrong ones or none: refused."""
+    ref = parse(auth_registry.ref("client/private", "v1"))
+    c = RegistryClient(retries=0)
+    try:
+        assert (await c.resolve(ref, CREDS)).digest == private.digest
+        for auth in (None, AuthConfig(username=USERNAME, password="not-the-password")):
+            with pytest.raises(RegistryAuthError):
+                await c.resolve(ref, auth)
+        assert (await c.resolve(ref, CREDS)).digest == private.digest
+    finally:
+        await c.close()
+
+
 async def test_credentials_are_not_logged(auth_registry, private, caplog):
     caplog.set_level("DEBUG")
     c = RegistryClient(retries=0)
