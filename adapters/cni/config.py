@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 from dataclasses import dataclass
 from typing import Any
 
@@ -135,24 +136,28 @@ def signature(conf_dir: str) -> Signature:
 
 
 class ConfDir:
-    """The conf dir's current network, re-read only when the directory changed."""
+    """The conf dir's current network, re-read only when the directory changed.
+
+    Thread-safe: callers run `current()` in worker threads, several at a time.
+    """
 
     def __init__(self, conf_dir: str) -> None:
         self.conf_dir = conf_dir
+        self._lock = threading.Lock()
         self._sig: Signature | None = None
-        self._network: NetworkConfigList | None = None
-        self._error: CniNotReady | None = None
+        self._state: NetworkConfigList | CniNotReady = CniNotReady("not read yet")
 
     def current(self) -> NetworkConfigList:
         """The valid network config, or raise CniNotReady saying why there is none."""
-        sig = signature(self.conf_dir)
-        if sig != self._sig:
-            self._sig = sig
-            try:
-                self._network, self._error = load(self.conf_dir), None
-            except CniNotReady as e:
-                self._network, self._error = None, e
-        if self._network is None:
-            assert self._error is not None
-            raise self._error
-        return self._network
+        with self._lock:
+            sig = signature(self.conf_dir)
+            if sig != self._sig:
+                try:
+                    self._state = load(self.conf_dir)
+                except CniNotReady as e:
+                    self._state = e
+                self._sig = sig
+            state = self._state
+        if isinstance(state, CniNotReady):  # a fresh error: tracebacks must not pile up
+            raise type(state)(*state.args)
+        return state

@@ -17,6 +17,7 @@ import os
 import secrets
 import shlex
 import shutil
+import socket
 import subprocess
 import tempfile
 from collections.abc import AsyncIterator, Iterator
@@ -36,6 +37,13 @@ BRIDGE = "hexcri-test0"
 SUBNET = "10.88.77.0/24"
 GATEWAY = "10.88.77.1"
 IP_FORWARD = Path("/proc/sys/net/ipv4/ip_forward")
+
+
+def free_port() -> int:
+    """A TCP port nobody listens on at the moment, on 127.0.0.1."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
 
 
 def cni_available() -> bool:

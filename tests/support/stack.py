@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import json
 import os
 import shutil
 import signal
@@ -26,7 +27,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.cni import CNI_BIN, CniEnv
+from tests.support.cni import CNI_BIN, IP_FORWARD, CniEnv
 from tests.support.containerd import Containerd
 from tests.support.oci import busybox_image, pause_image
 from tests.support.registry import Registry
@@ -70,6 +71,7 @@ class Stack:
     cni: CniEnv
     hexcri: subprocess.Popen[bytes] | None = None
     env: dict[str, str] = field(default_factory=dict)
+    extra_bin_dirs: list[str] = field(default_factory=list)
 
     @property
     def socket(self) -> str:
@@ -78,6 +80,11 @@ class Stack:
     @property
     def certs_dir(self) -> Path:
         return self.root / "certs.d"
+
+    @property
+    def cni_bin_dir(self) -> Path:
+        """A bin dir searched after the system plugins, for plugins a test writes itself."""
+        return self.root / "cni-bin"
 
     @property
     def hexcri_root(self) -> Path:
@@ -106,7 +113,7 @@ namespace = "{NAMESPACE}"
 root = "{self.containerd.root / "root"}"
 
 [cni]
-bin_dirs = ["{CNI_BIN}"]
+bin_dirs = {json.dumps([CNI_BIN, str(self.cni_bin_dir), *self.extra_bin_dirs])}
 conf_dir = "{self.cni.conf_dir}"
 cache_dir = "{self.cni.cache_dir}"
 netns_dir = "{self.cni.netns_dir}"
@@ -149,15 +156,29 @@ config_path = "{self.certs_dir}"
 
 
 @contextlib.contextmanager
-def running_stack(start_hexcri: bool = True) -> Iterator[Stack]:
-    """Start everything; on exit stop hexcri, then remove every pod, mount, netns and dir."""
+def running_stack(
+    start_hexcri: bool = True, extra_bin_dirs: list[str] | tuple[str, ...] = ()
+) -> Iterator[Stack]:
+    """Start everything; on exit stop hexcri, then remove every pod, mount, netns and dir, and
+    put `net.ipv4.ip_forward` back as it was (the bridge plugin turns it on).
+
+    hexcri searches CNI plugins in /usr/lib/cni, then `Stack.cni_bin_dir` (empty, for plugins
+    a test writes), then `extra_bin_dirs`.
+    """
+    ip_forward = IP_FORWARD.read_text() if IP_FORWARD.exists() else None
     root = Path(tempfile.mkdtemp(prefix="hexcri-stack-"))
     containerd = Containerd(root / "containerd", namespace=NAMESPACE)
     (root / "containerd").mkdir()
     registry = Registry(root / "registry")
     (root / "registry").mkdir()
     cni = CniEnv(root=root / "cni", network_name="hexcri-stack", bridge="hexcri-st0")
-    stack = Stack(root=root, containerd=containerd, registry=registry, cni=cni)
+    stack = Stack(
+        root=root,
+        containerd=containerd,
+        registry=registry,
+        cni=cni,
+        extra_bin_dirs=list(extra_bin_dirs),
+    )
     try:
         containerd.start()
         registry.start()
@@ -171,7 +192,7 @@ def running_stack(start_hexcri: bool = True) -> Iterator[Stack]:
             (stack.certs_dir / domain / "hosts.toml").write_text(
                 _hosts_toml(upstream, registry.url)
             )
-        for d in (cni.conf_dir, cni.netns_dir, cni.cache_dir, cni.data_dir):
+        for d in (cni.conf_dir, cni.netns_dir, cni.cache_dir, cni.data_dir, stack.cni_bin_dir):
             d.mkdir(parents=True)
         cni.write_config(cni_plugins(cni, "10.88.78.0/24", "10.88.78.1"))
         stack.write_config()
@@ -183,7 +204,23 @@ def running_stack(start_hexcri: bool = True) -> Iterator[Stack]:
         containerd.cleanup()
         asyncio.run(cni.cleanup())
         registry.stop()
+        _unmount_all_under(root)  # what a failed test or a leaky run left (a pod's shm)
         shutil.rmtree(root, ignore_errors=True)
+        if ip_forward is not None and IP_FORWARD.read_text() != ip_forward:
+            IP_FORWARD.write_text(ip_forward)
+
+
+def mounts_under(root: Path) -> list[str]:
+    """Mount points at or below `root`, deepest first."""
+    prefix = str(root).rstrip("/") + "/"
+    with open("/proc/self/mountinfo") as f:
+        points = [line.split()[4] for line in f]
+    return sorted((p for p in points if p.startswith(prefix)), key=len, reverse=True)
+
+
+def _unmount_all_under(root: Path) -> None:
+    for point in mounts_under(root):
+        subprocess.run(["umount", "-l", point], capture_output=True)
 
 
 @pytest.fixture

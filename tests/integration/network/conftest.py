@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import secrets
-import socket
 import sys
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -14,6 +13,9 @@ from adapters.cni import CniNetwork
 from adapters.netns import PyrouteNamespaces
 from domain.model import PortMapping
 from ports.network import PodNetworkRequest
+from tests.support.cni import free_port
+
+__all__ = ["free_port"]
 
 ECHO_SERVER = """\
 import socket, sys
@@ -116,9 +118,3 @@ async def echo_from_host(ip: str, port: int, text: str) -> str:
     finally:
         writer.close()
         await writer.wait_closed()
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import os
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -110,3 +112,29 @@ def test_conf_dir_answers_from_memory_while_nothing_changed(tmp_path: Path) -> N
     path.write_text(path.read_text().replace('"one"', '"two"'))
     os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))
     assert conf.current() is first
+
+
+def test_conf_dir_is_safe_to_read_from_many_threads_at_once(tmp_path: Path) -> None:
+    """RunPodSandbox reads it from worker threads; a first read racing another once made the
+    second see a signature without its network (an AssertionError, INTERNAL to kubelet)."""
+    write_conflist(tmp_path, [{"type": "a"}], name="one")
+    for _ in range(20):
+        conf = ConfDir(str(tmp_path))
+        barrier = threading.Barrier(8)
+
+        def read(conf: ConfDir = conf, barrier: threading.Barrier = barrier) -> str:
+            barrier.wait()
+            return conf.current().name
+
+        with ThreadPoolExecutor(8) as pool:
+            assert list(pool.map(lambda _: read(), range(8))) == ["one"] * 8
+
+
+def test_conf_dir_raises_a_fresh_error_each_time(tmp_path: Path) -> None:
+    conf = ConfDir(str(tmp_path))
+    errors = []
+    for _ in range(2):
+        with pytest.raises(CniNotReady) as e:
+            conf.current()
+        errors.append(e.value)
+    assert errors[0] is not errors[1] and str(errors[0]) == str(errors[1])
