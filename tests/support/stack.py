@@ -261,6 +261,9 @@ def _demo(args: argparse.Namespace) -> int:
 
 
 def _bench(args: argparse.Namespace) -> int:
+    """The pull benchmark, then the pod benchmark, each on hexcri and containerd's own CRI."""
+    from tests.support.oci import large_image
+
     with running_stack() as s:
         ref = CniEnv(root=s.root / "cni-ref", network_name="hexcri-ref", bridge="hexcri-ref0")
         for d in (ref.conf_dir, ref.cache_dir, ref.data_dir):
@@ -274,7 +277,22 @@ def _bench(args: argparse.Namespace) -> int:
         theirs.root.mkdir()
         try:
             theirs.start()
-            return subprocess.call(
+            large = large_image()
+            s.registry.push(large, "library/large", "latest")
+            layers = [layer["digest"] for layer in large.manifest["layers"]]
+            pulled = subprocess.call(
+                [
+                    sys.executable, "bench/pull_bench.py",
+                    "--image", "docker.io/library/large:latest",
+                    "--rounds", str(args.pull_rounds),
+                    "--size", f"{large.size / 1e6:.1f} MB in {len(layers)} layers",
+                    "--endpoint", f"hexcri={s.socket},{s.containerd.address}",
+                    "--endpoint", f"containerd-cri={theirs.address},{theirs.address}",
+                    *(arg for digest in layers for arg in ("--gone", digest)),
+                ]
+            )  # fmt: skip
+            print()
+            pods = subprocess.call(
                 [
                     sys.executable, "bench/cri_bench.py", "--pods", str(args.pods),
                     "--socket", f"hexcri={s.socket}",
@@ -283,6 +301,7 @@ def _bench(args: argparse.Namespace) -> int:
                     "--rss", f"containerd-cri={theirs.pid}",
                 ]
             )  # fmt: skip
+            return pulled or pods
         finally:
             theirs.cleanup()
             asyncio.run(ref.cleanup())
@@ -295,6 +314,7 @@ def main() -> int:
     demo.add_argument("command", nargs="*", default=[])
     bench = sub.add_parser("bench", help="hexcri beside containerd's CRI")
     bench.add_argument("--pods", type=int, default=50)
+    bench.add_argument("--pull-rounds", type=int, default=5, help="timed pulls per endpoint")
     args = parser.parse_args()
     return _demo(args) if args.what == "demo" else _bench(args)
 
