@@ -15,14 +15,16 @@ import stat
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
-from google.protobuf import any_pb2, empty_pb2
+from google.protobuf import any_pb2, empty_pb2, field_mask_pb2
 
 from adapters.containerd import api
 from adapters.containerd.client import ContainerdClient
 from adapters.containerd.fifo import FifoReader
 from domain.errors import (
+    AlreadyExists,
     DeadlineExceeded,
     FailedPrecondition,
+    HexcriError,
     Internal,
     InvalidArgument,
     NotFound,
@@ -36,7 +38,7 @@ from domain.model import (
     TaskStatus,
 )
 from domain.spec import apply, with_resolved_user
-from ports.runtime import CreateRequest
+from ports.runtime import CreateRequest, Stdio
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +47,8 @@ PROCESS_TYPE = "types.containerd.io/opencontainers/runtime-spec/1/Process"
 RESOURCES_TYPE = "types.containerd.io/opencontainers/runtime-spec/1/LinuxResources"
 CGROUPS_V1_TYPE = "io.containerd.cgroups.v1.Metrics"
 CGROUPS_V2_TYPE = "io.containerd.cgroups.v2.Metrics"
+TASK_EXTENSION = "io.hexcri.task"
+TASK_TYPE = "io.hexcri/task-stdio"
 LEASE_EXPIRE = "containerd.io/gc.expire"
 LEASE_HEADER = "containerd-lease"
 MAX_EXEC_OUTPUT = 16 * 1024 * 1024
@@ -121,10 +125,17 @@ class ContainerdRuntime:
         self._snapshotter = snapshotter
         self._runtime = runtime
         self._runtime_options = runtime_options or {}
+        # rootfs mounts and stdio of created containers whose task `start` will make
+        self._pending: dict[str, tuple[builtins.list[Any], Stdio]] = {}
 
     # --- create / start / stop / delete ---------------------------------------------------
 
     async def create(self, request: CreateRequest) -> None:
+        """The writable snapshot and the container; its task is made by `start`, as
+        containerd's CRI does, so that runc's refusals (a command missing from the image)
+        fail StartContainer. The task's stdio is kept in a container extension, cleared
+        once the task exists, so a restart of hexcri between create and start loses nothing.
+        """
         c = self._client
         undo: Undo = []
         lease = f"hexcri-create-{request.id}"
@@ -147,19 +158,7 @@ class ContainerdRuntime:
                 api.containers.CreateContainerRequest(container=self._container(request, spec)),
                 metadata=leased,
             )
-            undo.append(("delete container", lambda: self._delete_container(request.id)))
-            undo.append(("delete task", lambda: self._delete_task(request.id)))
-            stdio = request.stdio
-            await c.tasks.Create(
-                api.tasks.CreateTaskRequest(
-                    container_id=request.id,
-                    rootfs=prepared.mounts,
-                    stdin=stdio.stdin,
-                    stdout=stdio.stdout,
-                    stderr=stdio.stderr,
-                    terminal=stdio.terminal,
-                )
-            )
+            self._pending[request.id] = (builtins.list(prepared.mounts), request.stdio)
         except BaseException:
             await asyncio.shield(_run_undo(request.id, undo))
             raise
@@ -174,7 +173,7 @@ class ContainerdRuntime:
             options = api.runc_options.Options(**self._runtime_options)
             runtime.options.Pack(options, type_url_prefix="")
         image = request.image
-        return api.containers.Container(
+        container = api.containers.Container(
             id=request.id,
             labels=request.labels,
             image=image.repo_tags[0] if image.repo_tags else image.id,
@@ -183,10 +182,58 @@ class ContainerdRuntime:
             snapshotter=self._snapshotter,
             snapshot_key=request.id,
         )
+        container.extensions[TASK_EXTENSION].CopyFrom(_any(TASK_TYPE, request.stdio.model_dump()))
+        return container
 
     async def start(self, container_id: str) -> int:
-        reply = await self._client.tasks.Start(api.tasks.StartRequest(container_id=container_id))
-        return int(reply.pid)
+        """Create the task (unless a crash left it made) and start it; returns its pid."""
+        c = self._client
+        pending = self._pending.pop(container_id, None) or await self._pending_task(container_id)
+        if pending is not None:
+            mounts, stdio = pending
+            # AlreadyExists: made before a restart of hexcri, not started yet
+            with contextlib.suppress(AlreadyExists):
+                await c.tasks.Create(
+                    api.tasks.CreateTaskRequest(
+                        container_id=container_id,
+                        rootfs=mounts,
+                        stdin=stdio.stdin,
+                        stdout=stdio.stdout,
+                        stderr=stdio.stderr,
+                        terminal=stdio.terminal,
+                    )
+                )
+        started, _ = await asyncio.gather(
+            c.tasks.Start(api.tasks.StartRequest(container_id=container_id)),
+            self._task_made(container_id) if pending is not None else asyncio.sleep(0),
+        )
+        return int(started.pid)
+
+    async def _pending_task(self, container_id: str) -> tuple[builtins.list[Any], Stdio] | None:
+        """The rootfs mounts and stdio of a container whose task is still to be made."""
+        c = self._client
+        got, mounts = await asyncio.gather(
+            c.containers.Get(api.containers.GetContainerRequest(id=container_id)),
+            c.snapshots.Mounts(
+                api.snapshots.MountsRequest(snapshotter=self._snapshotter, key=container_id)
+            ),
+        )
+        ext = got.container.extensions.get(TASK_EXTENSION)
+        if ext is None or not ext.value:
+            return None
+        return builtins.list(mounts.mounts), Stdio.model_validate_json(ext.value)
+
+    async def _task_made(self, container_id: str) -> None:
+        """Clear the pending-task extension: from now on the task speaks for the container."""
+        try:
+            await self._client.containers.Update(
+                api.containers.UpdateContainerRequest(
+                    container=api.containers.Container(id=container_id),
+                    update_mask=field_mask_pb2.FieldMask(paths=[f"extensions.{TASK_EXTENSION}"]),
+                )
+            )
+        except HexcriError:
+            log.exception("cannot clear the pending task of container %s", container_id)
 
     async def kill(self, container_id: str, signal: int) -> None:
         await _ignore_not_found(
@@ -199,6 +246,7 @@ class ContainerdRuntime:
         )
 
     async def delete(self, container_id: str) -> None:
+        self._pending.pop(container_id, None)
         await self._delete_task(container_id)
         await self._delete_container(container_id)
         await self._remove_snapshot(container_id)
@@ -356,7 +404,11 @@ class ContainerdRuntime:
         for container in containers.containers:
             task = by_id.get(container.id)
             if task is None:
-                out.append(RuntimeContainer(id=container.id, labels=dict(container.labels)))
+                ext = container.extensions.get(TASK_EXTENSION)
+                status = TaskStatus.CREATED if ext is not None and ext.value else TaskStatus.ABSENT
+                out.append(
+                    RuntimeContainer(id=container.id, labels=dict(container.labels), task=status)
+                )
                 continue
             status = _TASK_STATUS.get(task.status, TaskStatus.UNKNOWN)
             stopped = status == TaskStatus.STOPPED

@@ -17,7 +17,7 @@ from adapters.containerd.runtime import ContainerdRuntime
 from domain.errors import DeadlineExceeded, NotFound
 from domain.logformat import parse_record
 from domain.model import Image, LinuxResources, TaskStatus
-from ports.runtime import CreateRequest, Stdio
+from ports.runtime import CreateRequest
 from tests.integration.containerd.conftest import MakeContainer
 from tests.support.containerd import Containerd, minimal_spec
 
@@ -158,6 +158,25 @@ async def test_delete_leaves_nothing(
         await runtime.start(cid)
 
 
+async def _leftovers(client: ContainerdClient, cid: str) -> list[str]:
+    containers = await client.containers.List(api.containers.ListContainersRequest())
+    tasks = await client.tasks.List(api.tasks.ListTasksRequest())
+    snapshots = [
+        s.name
+        async for reply in client.snapshots.List(
+            api.snapshots.ListSnapshotsRequest(snapshotter="overlayfs")
+        )
+        for s in reply.info
+    ]
+    leases = await client.leases.List(api.leases.ListRequest())
+    return [
+        *(f"container {c.id}" for c in containers.containers if c.id == cid),
+        *(f"task {t.id}" for t in tasks.tasks if t.id == cid),
+        *(f"snapshot {name}" for name in snapshots if name == cid),
+        *(f"lease {lease.id}" for lease in leases.leases if cid in lease.id),
+    ]
+
+
 async def test_failed_create_is_rolled_back(
     containerd: Containerd,
     runtime: ContainerdRuntime,
@@ -170,22 +189,69 @@ async def test_failed_create_is_rolled_back(
         sandbox_id=cid,
         image=busybox_image,
         spec=minimal_spec(["true"], f"{containerd.cgroup_parent}/{cid}"),
-        stdio=Stdio(stdout="/nonexistent/dir/stdout"),
+        labels={"too-long": "x" * 5000},  # containerd refuses it after the snapshot is made
     )
-    with pytest.raises(Exception):  # noqa: B017 - whatever the shim says, nothing must stay
+    with pytest.raises(Exception):  # noqa: B017 - whatever containerd says, nothing must stay
         await runtime.create(request)
-    containers = await containerd_client.containers.List(api.containers.ListContainersRequest())
-    assert cid not in [c.id for c in containers.containers]
-    snapshots = [
-        s.name
-        async for reply in containerd_client.snapshots.List(
-            api.snapshots.ListSnapshotsRequest(snapshotter="overlayfs")
+    assert await _leftovers(containerd_client, cid) == []
+
+
+async def test_failed_start_leaves_a_container_that_delete_removes(
+    containerd: Containerd,
+    runtime: ContainerdRuntime,
+    containerd_client: ContainerdClient,
+    busybox_image: Image,
+) -> None:
+    """runc's refusals come from `start` (the task is made there), as with containerd's CRI."""
+    cid = secrets.token_hex(32)
+    await runtime.create(
+        CreateRequest(
+            id=cid,
+            sandbox_id=cid,
+            image=busybox_image,
+            spec=minimal_spec(["/no/such/binary"], f"{containerd.cgroup_parent}/{cid}"),
         )
-        for s in reply.info
-    ]
-    assert cid not in snapshots
-    leases = await containerd_client.leases.List(api.leases.ListRequest())
-    assert not [lease.id for lease in leases.leases if cid in lease.id]
+    )
+    with pytest.raises(Exception, match="/no/such/binary"):
+        await runtime.start(cid)
+    await runtime.delete(cid)
+    assert await _leftovers(containerd_client, cid) == []
+
+
+async def test_created_container_starts_after_a_restart(
+    containerd: Containerd,
+    runtime: ContainerdRuntime,
+    container_io: FifoContainerIO,
+    containerd_client: ContainerdClient,
+    busybox_image: Image,
+    tmp_path: Path,
+) -> None:
+    """The task's stdio is kept in containerd: a new runtime (hexcri restarted) starts it."""
+    cid = secrets.token_hex(32)
+    log = tmp_path / "later.log"
+    stdio = await container_io.open(cid, str(log), False, False)
+    await runtime.create(
+        CreateRequest(
+            id=cid,
+            sandbox_id=cid,
+            image=busybox_image,
+            spec=minimal_spec(["echo", "later"], f"{containerd.cgroup_parent}/{cid}"),
+            stdio=stdio,
+        )
+    )
+    restarted = ContainerdRuntime(containerd_client, str(containerd.root / "hexcri-state"))
+    try:
+        assert {c.id: c for c in await restarted.list()}[cid].task == TaskStatus.CREATED
+        assert await restarted.start(cid) > 0
+        await asyncio.wait_for(wait_status(restarted, cid, TaskStatus.STOPPED), 30)
+        await container_io.close(cid)
+        assert [parse_record(line)[3] for line in log.read_bytes().splitlines()] == [b"later"]
+        await restarted.reap(cid)
+        assert {c.id: c for c in await restarted.list()}[cid].task == TaskStatus.ABSENT
+    finally:
+        await restarted.delete(cid)
+        await container_io.close(cid)
+    assert await _leftovers(containerd_client, cid) == []
 
 
 async def test_ready(runtime: ContainerdRuntime) -> None:
