@@ -4,6 +4,11 @@
 document (the config bytes base64-encoded, as Go marshals `[]byte`). libcni, containerd
 and `cnitool` read the same files. hexcri adds one field libcni ignores, `hexcri`, so that
 recovery tears down only what hexcri itself set up when other runtimes share the cache dir.
+
+An ADD in flight is recorded first, in the same format under `<cache dir>/hexcri-adds/` (an
+empty result; libcni never reads that dir): when hexcri is killed during ADD, the restarted
+one finds the sandbox there and DELs it with the exact config and args the ADD was given, even
+if the conf dir changed or lost its config in between.
 """
 
 from __future__ import annotations
@@ -66,11 +71,19 @@ class CacheEntry:
         )
 
 
-class ResultCache:
-    """Reads and writes cached results; blocking file I/O, callers run it in a thread."""
+RESULTS_DIR = "results"
+PENDING_DIR = "hexcri-adds"
 
-    def __init__(self, cache_dir: str) -> None:
-        self.dir = os.path.join(cache_dir, "results")
+
+class ResultCache:
+    """Reads and writes cached results; blocking file I/O, callers run it in a thread.
+
+    `ResultCache(cache_dir)` is libcni's results dir; `ResultCache(cache_dir, PENDING_DIR)`
+    holds the ADDs in flight.
+    """
+
+    def __init__(self, cache_dir: str, subdir: str = RESULTS_DIR) -> None:
+        self.dir = os.path.join(cache_dir, subdir)
 
     def path(self, network_name: str, container_id: str, ifname: str) -> str:
         return os.path.join(self.dir, f"{network_name}-{container_id}-{ifname}")

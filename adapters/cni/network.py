@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import os
 from collections.abc import AsyncIterator
 from typing import Any
 
-from adapters.cni.cache import CacheEntry, ResultCache
+from adapters.cni.cache import PENDING_DIR, CacheEntry, ResultCache
 from adapters.cni.chain import Chain
 from adapters.cni.config import ConfDir, NetworkConfigList, parse
 from adapters.cni.errors import CniNotReady
@@ -38,6 +39,7 @@ class CniNetwork:
         self.conf = ConfDir(conf_dir)
         self.chain = Chain(list(bin_dirs), plugin_timeout)
         self.cache = ResultCache(cache_dir)
+        self.pending = ResultCache(cache_dir, PENDING_DIR)
         self.ifname = ifname
         # DEL runs on its own clock: one plugin timeout per plugin unless told otherwise.
         self.teardown_timeout = teardown_timeout
@@ -57,25 +59,28 @@ class CniNetwork:
             capability_args=capability_args(request, self.pod_cidr),
         )
         async with self._lock(request.sandbox_id):
+            intent = CacheEntry(
+                container_id=rt.container_id,
+                network_name=network.name,
+                ifname=rt.ifname,
+                config=network.raw,
+                result={},
+                netns=rt.netns,
+                cni_args=rt.args,
+                capability_args=rt.capability_args,
+            )
+            await asyncio.to_thread(self.pending.write, intent)
             partial: list[dict[str, Any]] = []
             try:
                 result = await self.chain.add(network, rt, partial)
-                entry = CacheEntry(
-                    container_id=rt.container_id,
-                    network_name=network.name,
-                    ifname=rt.ifname,
-                    config=network.raw,
-                    result=result,
-                    netns=rt.netns,
-                    cni_args=rt.args,
-                    capability_args=rt.capability_args,
-                )
+                entry = dataclasses.replace(intent, result=result)
                 await asyncio.to_thread(self.cache.write, entry)
             except BaseException as e:
                 log.warning("cni: ADD for %s failed, running DEL: %s", rt.container_id, e)
                 prev = partial[-1] if partial else None
-                await self._shielded(self._delete_quietly(network, rt, prev))
+                await self._shielded(self._undo_add(network, rt, prev, intent))
                 raise
+            await self._shielded(self._forget_pending(intent))
         return NetworkResult(ips=pod_ips(result, self.ifname))
 
     async def teardown(self, request: PodNetworkRequest) -> None:
@@ -84,7 +89,9 @@ class CniNetwork:
         await self._shielded(self._teardown(request))
 
     async def owned(self) -> list[str]:
+        """Sandboxes with a cached result or an ADD that never finished (a crash during it)."""
         entries = await asyncio.to_thread(self.cache.entries)
+        entries += await asyncio.to_thread(self.pending.entries)
         return sorted({e.container_id for e in entries if e.owned and e.ifname == self.ifname})
 
     def condition(self) -> Condition:
@@ -125,20 +132,25 @@ class CniNetwork:
     async def _teardown(self, request: PodNetworkRequest) -> None:
         async with self._lock(request.sandbox_id):
             found = await asyncio.to_thread(self.cache.find, request.sandbox_id, self.ifname)
+            # an ADD a crash interrupted: DEL with what it was given, without a prevResult
+            found += await asyncio.to_thread(self.pending.find, request.sandbox_id, self.ifname)
             if not found:
                 await self._delete_uncached(request)
                 return
+            done: set[str] = set()  # a result and its intent name the same network: one DEL
             for path, entry in found:
-                network = parse(entry.config, f"cached config of {entry.network_name}")
-                rt = RuntimeConf(
-                    container_id=entry.container_id,
-                    netns=await _existing(request.netns_path or entry.netns),
-                    ifname=entry.ifname,
-                    args=entry.cni_args or pod_args(request),
-                    capability_args=entry.capability_args,
-                )
-                await self._delete(network, rt, entry.result)
-                await asyncio.to_thread(self.cache.delete, path)
+                if entry.network_name not in done:
+                    network = parse(entry.config, f"cached config of {entry.network_name}")
+                    rt = RuntimeConf(
+                        container_id=entry.container_id,
+                        netns=await _existing(request.netns_path or entry.netns),
+                        ifname=entry.ifname,
+                        args=entry.cni_args or pod_args(request),
+                        capability_args=entry.capability_args,
+                    )
+                    await self._delete(network, rt, entry.result or None)
+                    done.add(entry.network_name)
+                await asyncio.to_thread(self.cache.delete, path)  # either dir's file
 
     async def _delete_uncached(self, request: PodNetworkRequest) -> None:
         """No cached result (ADD failed, or a crash came before the cache write): DEL with the
@@ -165,13 +177,24 @@ class CniNetwork:
             async with asyncio.timeout(self.teardown_timeout):
                 await self.chain.delete(network, rt, prev)
 
-    async def _delete_quietly(
-        self, network: NetworkConfigList, rt: RuntimeConf, prev: dict[str, Any] | None
+    async def _forget_pending(self, intent: CacheEntry) -> None:
+        path = self.pending.path(intent.network_name, intent.container_id, intent.ifname)
+        await asyncio.to_thread(self.pending.delete, path)
+
+    async def _undo_add(
+        self,
+        network: NetworkConfigList,
+        rt: RuntimeConf,
+        prev: dict[str, Any] | None,
+        intent: CacheEntry,
     ) -> None:
+        """DEL what a failed ADD made, then forget the ADD (a DEL that fails now, say for a
+        missing plugin, would fail at every retry)."""
         try:
             await self._delete(network, rt, prev)
         except Exception:
             log.exception("cni: DEL after a failed ADD of %s failed", rt.container_id)
+        await self._forget_pending(intent)
 
     async def _shielded(self, work: Any) -> None:
         """Run `work` as a task the caller's cancellation cannot stop."""

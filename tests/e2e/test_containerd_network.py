@@ -153,7 +153,7 @@ def assert_nothing_left(stack: Stack, runtime: bool = True) -> None:
     """No pod state of any kind: netns, CNI cache, IP, nat rules and (unless `runtime` is
     false) runtime container/task/rootfs and sandbox files."""
     assert stack.cni.pinned() == []
-    assert stack.cni.cached() == []
+    assert stack.cni.cached() == [] and stack.cni.pending() == []
     assert stack.cni.allocations() == []
     assert stack.cni.nat_rules() == []
     if runtime:
@@ -311,10 +311,18 @@ async def test_host_network_pod_has_no_namespace_or_ip(
 
 
 async def test_churn_of_50_pods_leaves_nothing(real: Cri, stack: Stack, tmp_path: Path) -> None:
+    mapped: list[int] = []
+
     async def one(i: int) -> str:
-        config = pod_config(f"churn-{i}", tmp_path)
+        # every pod maps a host port on 127.0.0.1 (only rules are made: no traffic is sent)
+        port = cri.PortMapping(
+            protocol=cri.TCP, container_port=80, host_port=31000 + i, host_ip="127.0.0.1"
+        )
+        config = pod_config(f"churn-{i}", tmp_path, ports=(port,))
         sid = await run_pod(real, config)
         ip = (await pod_status(real, sid)).network.ip
+        rules = await asyncio.to_thread(stack.cni.nat_rules)
+        mapped.extend(i for rule in rules if f"--dport {31000 + i} " in rule)
         cid = await start(real, sid, config, f"job-{i}", ["sh", "-c", "echo done"])
         st = await wait_state(real, cid, cri.CONTAINER_EXITED)
         assert st.exit_code == 0
@@ -330,6 +338,7 @@ async def test_churn_of_50_pods_leaves_nothing(real: Cri, stack: Stack, tmp_path
 
     ips = await asyncio.gather(*(limited(i) for i in range(50)))
     assert all(ip.startswith(SUBNET_PREFIX) for ip in ips)
+    assert sorted(set(mapped)) == list(range(50)), "a pod's port mapping had no DNAT rule"
     assert (await real.runtime.ListPodSandbox(cri.ListPodSandboxRequest())).items == []
     assert (await real.runtime.ListContainers(cri.ListContainersRequest())).containers == []
     assert_nothing_left(stack)
@@ -351,7 +360,13 @@ if command == "ADD":
 """
 
 
-async def test_kill_9_during_run_pod_sandbox_leaves_nothing(stack: Stack, tmp_path: Path) -> None:
+@pytest.mark.parametrize("config_at_restart", ["same", "removed"])
+async def test_kill_9_during_run_pod_sandbox_leaves_nothing(
+    stack: Stack, tmp_path: Path, config_at_restart: str
+) -> None:
+    """SIGKILL while the CNI ADD runs; the restarted hexcri rolls the pod back. With
+    `removed`, the conf dir has no config when hexcri comes back: the DEL must still run (with
+    the config the ADD was given) so that the address is freed."""
     marker = tmp_path / "slow-add.pid"
     write_plugin(stack, "hexcri-slow", SLOW_PLUGIN % {"marker": str(marker), "seconds": 60})
     write_chain(stack, {"type": "hexcri-slow"})
@@ -369,15 +384,20 @@ async def test_kill_9_during_run_pod_sandbox_leaves_nothing(stack: Stack, tmp_pa
             orphan = int(marker.read_text())
             # bridge + host-local are done: the pod has a netns and an address right now
             assert len(stack.cni.pinned()) == 1 and len(stack.cni.allocations()) == 1
+            assert len(stack.cni.pending()) == 1
             stack.stop_hexcri(signal.SIGKILL)
             with pytest.raises(grpc.aio.AioRpcError):
                 await running
-        stack.cni.write_config(cni_plugins(stack.cni, "10.88.78.0/24", "10.88.78.1"))
+        for f in stack.cni.conf_dir.iterdir():
+            f.unlink()
+        if config_at_restart == "same":
+            stack.cni.write_config(cni_plugins(stack.cni, "10.88.78.0/24", "10.88.78.1"))
         stack.start_hexcri()
 
         async with connect(stack) as c:
             assert (await c.runtime.ListPodSandbox(cri.ListPodSandboxRequest())).items == []
             assert_nothing_left(stack)
+            stack.cni.write_config(cni_plugins(stack.cni, "10.88.78.0/24", "10.88.78.1"))
             sid = await run_pod(c, config)
             status = await pod_status(c, sid)
             assert status.state == cri.SANDBOX_READY

@@ -139,6 +139,11 @@ class CniEnv:
         d = self.cache_dir / "results"
         return sorted(os.listdir(d)) if d.is_dir() else []
 
+    def pending(self) -> list[str]:
+        """ADDs in flight (hexcri records each before running it)."""
+        d = self.cache_dir / "hexcri-adds"
+        return sorted(os.listdir(d)) if d.is_dir() else []
+
     def pinned(self) -> list[str]:
         return sorted(os.listdir(self.netns_dir)) if self.netns_dir.is_dir() else []
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 from pathlib import Path
@@ -281,3 +282,51 @@ async def test_pod_cidr_reaches_plugins_declaring_ip_ranges(
     assert fakes.calls()[0]["conf"]["runtimeConfig"] == {
         "ipRanges": [[{"subnet": "10.244.3.0/24"}]]
     }
+
+
+async def test_an_add_interrupted_by_a_crash_is_deleted_after_restart_with_its_config(
+    tmp_path: Path, fakes: FakePlugins, netns: Path
+) -> None:
+    """hexcri killed while a plugin runs ADD: what the restarted one finds on disk is the ADD's
+    intent, so recovery DELs the sandbox with that ADD's config even when the conf dir has
+    changed in between (here: no config at all), and IPAM frees what fake-a took."""
+    write_conflist(tmp_path / "net.d", [CHAIN[0], {"type": "fake-b", "hang": "ADD"}], "oldnet")
+    crashed = network(tmp_path, fakes, plugin_timeout=60.0)
+    adding = asyncio.create_task(crashed.setup(request(netns)))
+    try:
+        await asyncio.to_thread(fakes.wait_hung)
+        assert os.listdir(tmp_path / "cache" / "hexcri-adds") != []
+        for f in (tmp_path / "net.d").iterdir():
+            f.unlink()
+        restarted = network(tmp_path, fakes)  # the disk as a SIGKILL leaves it
+        assert await restarted.owned() == [ID]
+        await restarted.teardown(
+            PodNetworkRequest(
+                sandbox_id=ID, netns_path="", pod_name="", pod_namespace="", pod_uid=""
+            )
+        )
+        dels = [c for c in fakes.calls() if c["env"]["CNI_COMMAND"] == "DEL"]
+        assert [c["plugin"] for c in dels] == ["fake-b", "fake-a"]
+        assert all(c["conf"]["name"] == "oldnet" and "prevResult" not in c["conf"] for c in dels)
+        assert all("K8S_POD_NAME=web" in c["env"]["CNI_ARGS"] for c in dels)
+        assert await restarted.owned() == []
+        assert os.listdir(tmp_path / "cache" / "hexcri-adds") == []
+    finally:
+        adding.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await adding
+
+
+async def test_a_finished_or_failed_add_leaves_no_intent(
+    tmp_path: Path, fakes: FakePlugins, netns: Path
+) -> None:
+    write_conflist(tmp_path / "net.d", CHAIN)
+    net = network(tmp_path, fakes)
+    await net.setup(request(netns))
+    assert os.listdir(tmp_path / "cache" / "hexcri-adds") == []
+    await net.teardown(request(netns))
+    write_conflist(tmp_path / "net.d", [CHAIN[0], {"type": "fake-b", "fail": "ADD"}])
+    with pytest.raises(CniPluginError):
+        await net.setup(request(netns))
+    assert os.listdir(tmp_path / "cache" / "hexcri-adds") == []
+    assert await net.owned() == []
