@@ -3,8 +3,8 @@ crash left half-made, re-attach stdio, and remove what no sandbox owns."""
 
 from __future__ import annotations
 
-import asyncio
 import logging
+from functools import partial
 
 from domain.errors import AlreadyExists
 from domain.model import (
@@ -70,10 +70,13 @@ async def _restore_container(
     if status == TaskStatus.RUNNING:
         if container.state == ContainerState.CREATED:  # the start reply was lost in the crash
             container.mark_started(task.pid if task else 0, ctx.ports.clock.now_ns())
-        await ctx.ports.io.open(
-            container.id, log_path(container.config, sandbox), container.config.tty,
-            container.config.stdin,
-        )  # fmt: skip
+        try:
+            await ctx.ports.io.open(
+                container.id, log_path(container.config, sandbox), container.config.tty,
+                container.config.stdin,
+            )  # fmt: skip
+        except Exception:  # the container stays listed; only its log misses output
+            log.exception("recovery: cannot re-attach the stdio of container %s", container.id)
     elif status == TaskStatus.STOPPED and container.state != ContainerState.EXITED:
         exited_at = task.exited_at if task and task.exited_at else ctx.ports.clock.now_ns()
         container.mark_exited(task.exit_code if task else 0, exited_at)
@@ -115,11 +118,13 @@ async def _remove_orphaned_networks(ctx: Context, sandbox_ids: set[str]) -> None
     """Namespaces and CNI results whose sandbox is gone: DEL, then remove."""
     in_use = {s.netns_path for s in ctx.sandboxes.all() if s.netns_path}
     owned = await ctx.ports.network.owned()
+    undo = Rollback()  # runs every step, logs the ones that fail: start-up goes on
     for sandbox_id in set(owned) - sandbox_ids:
-        await ctx.ports.network.teardown(
-            PodNetworkRequest(
-                sandbox_id=sandbox_id, netns_path="", pod_name="", pod_namespace="", pod_uid=""
-            )
+        request = PodNetworkRequest(
+            sandbox_id=sandbox_id, netns_path="", pod_name="", pod_namespace="", pod_uid=""
         )
-    stray = [p for p in await ctx.ports.netns.list() if p not in in_use]
-    await asyncio.gather(*(ctx.ports.netns.remove(p) for p in stray))
+        undo.push(f"network teardown of {sandbox_id}", partial(ctx.ports.network.teardown, request))
+    for path in await ctx.ports.netns.list():
+        if path not in in_use:
+            undo.push(f"remove netns {path}", partial(ctx.ports.netns.remove, path))
+    await undo.run()

@@ -7,6 +7,7 @@ import asyncio
 from domain.errors import InvalidArgument
 from domain.ids import new_id
 from domain.model import Image, NamespaceMode, Sandbox, SandboxConfig
+from domain.services.concurrency import both
 from domain.services.context import Context
 from domain.services.image_pull import ensure_image
 from domain.services.rollback import Rollback
@@ -60,10 +61,11 @@ async def run_pod_sandbox(ctx: Context, config: SandboxConfig, runtime_handler: 
             sandbox.netns_path = await ctx.ports.netns.create(sandbox.id)
             undo.push("remove netns", lambda: ctx.ports.netns.remove(sandbox.netns_path))
             await ctx.ports.state.put_sandbox(sandbox)
-        network, _ = await asyncio.gather(
+        sandbox.ips, _ = await both(
             _setup_network(ctx, sandbox, undo), _create_pause(ctx, sandbox, image, undo)
         )
-        sandbox.ips = network
+        if sandbox.ips:  # the hosts file names the pod by its IP, known only now
+            await _write_files(ctx, sandbox)
         pid = await ctx.ports.runtime.start(sandbox.id)
         sandbox.mark_ready(pid)
         sandbox.committed = True
@@ -73,6 +75,13 @@ async def run_pod_sandbox(ctx: Context, config: SandboxConfig, runtime_handler: 
         raise
     ctx.sandboxes.add(sandbox)
     return sandbox.id
+
+
+async def _write_files(ctx: Context, sandbox: Sandbox) -> None:
+    """The pod's hostname, hosts, resolv.conf, and its shm unless it shares the host's IPC."""
+    own_ipc = sandbox.config.security.namespace_options.ipc != NamespaceMode.NODE
+    shm = ctx.settings.shm_size if own_ipc else 0
+    await ctx.ports.files.write(sandbox.id, sandbox_files(sandbox, ctx.settings.node), shm)
 
 
 async def _setup_network(ctx: Context, sandbox: Sandbox, undo: Rollback) -> tuple[str, ...]:
@@ -87,9 +96,7 @@ async def _setup_network(ctx: Context, sandbox: Sandbox, undo: Rollback) -> tupl
 async def _create_pause(ctx: Context, sandbox: Sandbox, image: Image, undo: Rollback) -> None:
     node = ctx.settings.node
     undo.push("remove sandbox files", lambda: ctx.ports.files.remove(sandbox.id))
-    own_ipc = sandbox.config.security.namespace_options.ipc != NamespaceMode.NODE
-    shm = ctx.settings.shm_size if own_ipc else 0
-    await ctx.ports.files.write(sandbox.id, sandbox_files(sandbox, node), shm)
+    await _write_files(ctx, sandbox)
     request = CreateRequest(
         id=sandbox.id,
         sandbox_id=sandbox.id,

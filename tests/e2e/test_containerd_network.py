@@ -266,12 +266,6 @@ async def hosts_entries(c: Cri, cid: str) -> list[list[str]]:
     return [line.split() for line in text.splitlines() if line and not line.startswith("#")]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="domain bug: sandbox_run writes the pod's hosts file (_create_pause -> "
-    "sandbox_files) concurrently with the CNI ADD, while sandbox.ips is still empty, so "
-    "/etc/hosts names the pod on 127.0.1.1 instead of its IP",
-)
 async def test_pod_ip_and_hostname_are_in_etc_hosts(
     real: Cri, stack: Stack, tmp_path: Path
 ) -> None:
@@ -444,14 +438,6 @@ async def test_missing_or_invalid_config_is_reported_and_recovers(
     assert_nothing_left(stack, runtime=False)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="domain bug: sandbox_run gathers _setup_network and _create_pause with "
-    "asyncio.gather, which returns at the first error without waiting for (or cancelling) the "
-    "other; the rollback then runs while the pause container is still being created, and "
-    "RunPodSandbox answers while that container exists in containerd (it disappears later "
-    "only if its own create happens to fail once the rollback removed the sandbox files)",
-)
 async def test_a_run_refused_by_the_network_leaves_no_runtime_container(
     real: Cri, stack: Stack, tmp_path: Path
 ) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 from pathlib import Path
 
@@ -260,3 +261,28 @@ async def test_pod_gets_a_shm_unless_it_shares_the_host_ipc(
     host = SandboxSecurity(namespace_options=NamespaceOptions(ipc=NamespaceMode.NODE))
     shared = await sandbox_run.run_pod_sandbox(ctx, pod("host", uid="2", security=host))
     assert backend.files.shm == {own: 64 << 20, shared: 0}
+
+
+async def test_failed_network_waits_for_the_pause_create_then_rolls_it_back(
+    ctx: Context, backend: MemoryBackend
+) -> None:
+    create = backend.runtime.create
+    finished = []
+
+    async def slow_create(request):  # type: ignore[no-untyped-def]
+        await asyncio.sleep(0.05)
+        await create(request)
+        finished.append(request.id)
+
+    backend.runtime.create = slow_create  # type: ignore[method-assign]
+    backend.network.ready = False
+    with pytest.raises(FailedPrecondition):
+        await sandbox_run.run_pod_sandbox(ctx, pod())
+    assert finished  # the create was waited for, so the rollback could delete it
+    assert not await backend.runtime.list() and not backend.files.files
+
+
+async def test_hosts_file_names_the_pod_ip(ctx: Context, backend: MemoryBackend) -> None:
+    sid = await sandbox_run.run_pod_sandbox(ctx, pod(hostname="web-0"))
+    ip = sandbox_query.pod_sandbox_status(ctx, sid).ips[0]
+    assert f"{ip}\tweb-0" in backend.files.files[sid]["hosts"]
