@@ -229,8 +229,7 @@ async def test_env_workdir_hostname_and_hosts(real: Cri, stack: Stack, tmp_path:
     assert lines[:3] == ["greeting=hello world", "/var/work", "named"]
     hosts = [line.split() for line in lines[3:]]
     assert ["127.0.0.1", "localhost"] in hosts
-    # the pod's own name; on its IP when the files are written after CNI, else on 127.0.1.1
-    assert [ip, "named"] in hosts or ["127.0.1.1", "named"] in hosts, hosts
+    assert [ip, "named"] in hosts, hosts  # the pod's own name, on its IP
     await remove_pod_and_check(real, stack, sid)
 
 
