@@ -280,10 +280,12 @@ class Container(Entity):
             raise FailedPrecondition(
                 f"container {self.id} is {self.state.name}, only a CREATED container can start"
             )
-        if self.state == ContainerState.CREATED:  # else the exit event overtook the start reply
+        if self.state == ContainerState.CREATED:
             self.state = ContainerState.RUNNING
+            self.started_at = at
+        else:  # the exit event overtook the start reply: it started before it finished
+            self.started_at = min(at, self.finished_at)
         self.pid = pid
-        self.started_at = at
 
     def mark_exited(self, exit_code: int, at: int, message: str = "") -> None:
         """Record the exit once; later reports of the same exit change nothing."""

@@ -67,9 +67,13 @@ async def _restore_container(
 ) -> None:
     sandbox = ctx.sandboxes.get(container.sandbox_id)
     status = task.task if task is not None else TaskStatus.ABSENT
-    if status == TaskStatus.RUNNING:
-        if container.state == ContainerState.CREATED:  # the start reply was lost in the crash
-            container.mark_started(task.pid if task else 0, ctx.ports.clock.now_ns())
+    if status == TaskStatus.RUNNING and container.state == ContainerState.CREATED:
+        # the start reply was lost in the crash
+        container.mark_started(task.pid if task else 0, ctx.ports.clock.now_ns())
+    if status in (TaskStatus.RUNNING, TaskStatus.CREATED) and container.state in (
+        ContainerState.CREATED,
+        ContainerState.RUNNING,
+    ):  # someone must read its stdio: now, or when it starts
         try:
             await ctx.ports.io.open(
                 container.id, log_path(container.config, sandbox), container.config.tty,
@@ -86,7 +90,7 @@ async def _restore_container(
         ContainerState.RUNNING,
     ):
         container.state = ContainerState.UNKNOWN
-    if container.state != ContainerState.RUNNING:
+    if container.state in (ContainerState.EXITED, ContainerState.UNKNOWN):
         ctx.exits.set(container.id)
     await ctx.ports.state.put_container(container)
     ctx.names.reserve(reserved_name(container.config, sandbox), container.id)

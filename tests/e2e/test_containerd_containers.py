@@ -5,12 +5,11 @@ mounts, stop grace, clean removal, and a `kill -9` of hexcri with containers ali
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
 import re
 import signal
 import stat
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import grpc
@@ -32,27 +31,6 @@ ECHO_ON_DEMAND = (
 )
 
 
-_POD_PARENTS: set[str] = set()
-
-
-@pytest.fixture(autouse=True)
-def remove_pod_cgroups() -> Iterator[None]:
-    """Remove the pods' cgroup parents at the end, as kubelet (which owns them) would."""
-    yield
-    for parent in sorted(_POD_PARENTS):
-        for controller in CGROUP.iterdir():
-            top = controller / parent
-            if not top.is_dir() or top.is_symlink():
-                continue
-            for d in sorted(top.rglob("*"), key=lambda p: len(str(p)), reverse=True):
-                if d.is_dir():
-                    with contextlib.suppress(OSError):
-                        d.rmdir()
-            with contextlib.suppress(OSError):
-                top.rmdir()
-    _POD_PARENTS.clear()
-
-
 def connect(stack: Stack) -> tuple[grpc.aio.Channel, Cri]:
     channel = grpc.aio.insecure_channel(f"unix://{stack.socket}")
     return channel, Cri(cri_grpc.RuntimeServiceStub(channel), cri_grpc.ImageServiceStub(channel))
@@ -69,7 +47,6 @@ async def real(stack: Stack) -> AsyncIterator[Cri]:
 def pod_config(
     name: str, logs: Path, pid: cri.NamespaceMode.ValueType = cri.CONTAINER
 ) -> cri.PodSandboxConfig:
-    _POD_PARENTS.add(f"hexcri-e2e-{name}")
     return cri.PodSandboxConfig(
         metadata=cri.PodSandboxMetadata(name=name, uid=f"uid-{name}", namespace="e2e"),
         hostname=name,
@@ -513,11 +490,6 @@ async def test_kill_9_and_restart_keep_containers_and_logs(stack: Stack, tmp_pat
         await remove_pod_and_check(c, stack, sid)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="domain/services/recovery.py re-opens stdio only for RUNNING containers: a CREATED "
-    "one has no reader on its FIFOs after a restart, and the shim's open of them times out",
-)
 async def test_container_created_before_kill_9_starts_after_it(
     stack: Stack, tmp_path: Path
 ) -> None:

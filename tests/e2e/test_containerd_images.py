@@ -113,9 +113,7 @@ async def test_pull_by_digest_sets_repo_digests(c: Cri, stack: Stack) -> None:
     assert set(got.repo_digests) == {ref, direct}
 
 
-async def test_two_tags_are_one_image_and_distinct_images_are_three(
-    c: Cri, stack: Stack
-) -> None:
+async def test_two_tags_are_one_image_and_distinct_images_are_three(c: Cri, stack: Stack) -> None:
     app, other = distinct("app"), distinct("other")
     stack.registry.push(app, "library/app", "v1")
     stack.registry.push(app, "library/app", "v2")
@@ -129,9 +127,7 @@ async def test_two_tags_are_one_image_and_distinct_images_are_three(
         "docker.io/library/app:v1",
         "docker.io/library/app:v2",
     ]
-    assert list(images[app.config_digest].repo_digests) == [
-        f"docker.io/library/app@{app.digest}"
-    ]
+    assert list(images[app.config_digest].repo_digests) == [f"docker.io/library/app@{app.digest}"]
     assert [i.id for i in await listed(c, "app:v2")] == [app.config_digest]
 
 
@@ -162,7 +158,7 @@ async def test_status_size_user_and_verbose_info(c: Cri, stack: Stack) -> None:
     await pull(c, "numeric")
     await pull(c, "named")
 
-    got = (await status(c, "numeric", verbose=True))
+    got = await status(c, "numeric", verbose=True)
     assert got.image.size == numeric.size
     assert got.image.HasField("uid") and got.image.uid.value == 1234
     assert got.image.username == ""
@@ -236,9 +232,7 @@ async def test_remove_by_tag_id_digest_and_absent(c: Cri, stack: Stack) -> None:
     assert [n for n in names if "library/rm" in n] == []
 
 
-async def test_removal_lets_containerd_reclaim_only_unshared_content(
-    c: Cri, stack: Stack
-) -> None:
+async def test_removal_lets_containerd_reclaim_only_unshared_content(c: Cri, stack: Stack) -> None:
     gone, kept = distinct("gone"), distinct("kept")
     stack.registry.push(gone, "library/gone", "latest")
     stack.registry.push(kept, "library/kept", "latest")

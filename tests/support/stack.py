@@ -206,8 +206,26 @@ def running_stack(
         registry.stop()
         _unmount_all_under(root)  # what a failed test or a leaky run left (a pod's shm)
         shutil.rmtree(root, ignore_errors=True)
+        remove_pod_cgroups()
         if ip_forward is not None and IP_FORWARD.read_text() != ip_forward:
             IP_FORWARD.write_text(ip_forward)
+
+
+POD_CGROUP_PREFIX = "hexcri-e2e"
+
+
+def remove_pod_cgroups(root: Path = Path("/sys/fs/cgroup")) -> None:
+    """Remove the (empty) cgroup parents of the tests' pods, named `/hexcri-e2e*`, as kubelet,
+    which owns pod cgroups, would."""
+    for top in root.glob(f"*/{POD_CGROUP_PREFIX}*"):
+        if not top.is_dir() or top.is_symlink():
+            continue
+        for d in sorted(top.rglob("*"), key=lambda p: len(str(p)), reverse=True):
+            if d.is_dir():
+                with contextlib.suppress(OSError):
+                    d.rmdir()
+        with contextlib.suppress(OSError):
+            top.rmdir()
 
 
 def mounts_under(root: Path) -> list[str]:
