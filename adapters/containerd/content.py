@@ -79,14 +79,17 @@ class ContentStore:
 
         async def requests() -> AsyncIterator[Any]:
             offset = 0
-            buffer = bytearray()
+            pending: list[bytes] = []  # joined once per message: one copy of every byte
+            held = 0
             try:
                 async for chunk in chunks:
-                    buffer += chunk
-                    if len(buffer) >= WRITE_CHUNK:
-                        yield _write(ref, offset, bytes(buffer), size, digest)
-                        offset += len(buffer)
-                        buffer.clear()
+                    pending.append(chunk)
+                    held += len(chunk)
+                    if held >= WRITE_CHUNK:
+                        yield _write(ref, offset, b"".join(pending), size, digest)
+                        offset += held
+                        pending.clear()
+                        held = 0
             except Exception as err:  # handed to the caller below
                 source_error.append(err)
                 return
@@ -94,7 +97,7 @@ class ContentStore:
                 action=api.content.COMMIT,
                 ref=ref,
                 offset=offset,
-                data=bytes(buffer),
+                data=b"".join(pending),
                 total=size,
                 expected=digest,
                 labels=dict(labels or {}),
