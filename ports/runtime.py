@@ -12,7 +12,6 @@ from domain.model import (
     ExecResult,
     Frozen,
     Image,
-    LinuxResources,
     RuntimeContainer,
 )
 
@@ -58,7 +57,9 @@ class ContainerRuntime(Protocol):
         """Delete task, container and writable layer. Idempotent."""
         ...
 
-    async def update_resources(self, container_id: str, resources: LinuxResources) -> None: ...
+    async def update_resources(self, container_id: str, resources: dict[str, Any]) -> None:
+        """Apply an OCI `linux.resources` object (as `domain.spec` builds it) to the task."""
+        ...
 
     async def exec_sync(
         self, container_id: str, cmd: Sequence[str], timeout: float | None

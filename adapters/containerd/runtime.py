@@ -33,7 +33,6 @@ from domain.errors import (
 from domain.model import (
     ContainerStats,
     ExecResult,
-    LinuxResources,
     RuntimeContainer,
     TaskStatus,
 )
@@ -61,38 +60,6 @@ _TASK_STATUS = {
     api.task_types.Status.PAUSED: TaskStatus.RUNNING,
     api.task_types.Status.PAUSING: TaskStatus.RUNNING,
 }
-
-
-def oci_resources(resources: LinuxResources) -> dict[str, Any]:
-    """The OCI `linux.resources` object for CRI resources (zero means unset)."""
-    out: dict[str, Any] = {}
-    cpu: dict[str, Any] = {}
-    if resources.cpu_shares:
-        cpu["shares"] = resources.cpu_shares
-    if resources.cpu_quota:
-        cpu["quota"] = resources.cpu_quota
-    if resources.cpu_period:
-        cpu["period"] = resources.cpu_period
-    if resources.cpuset_cpus:
-        cpu["cpus"] = resources.cpuset_cpus
-    if resources.cpuset_mems:
-        cpu["mems"] = resources.cpuset_mems
-    if cpu:
-        out["cpu"] = cpu
-    memory: dict[str, Any] = {}
-    if resources.memory_limit_in_bytes:
-        memory["limit"] = resources.memory_limit_in_bytes
-    if resources.memory_swap_limit_in_bytes:
-        memory["swap"] = resources.memory_swap_limit_in_bytes
-    if memory:
-        out["memory"] = memory
-    if resources.hugepage_limits:
-        out["hugepageLimits"] = [
-            {"pageSize": h.page_size, "limit": h.limit} for h in resources.hugepage_limits
-        ]
-    if resources.unified:
-        out["unified"] = dict(resources.unified)
-    return out
 
 
 def _any(type_url: str, value: Any) -> any_pb2.Any:
@@ -294,10 +261,10 @@ class ContainerdRuntime:
 
     # --- resources, exec, stats --------------------------------------------------------------
 
-    async def update_resources(self, container_id: str, resources: LinuxResources) -> None:
+    async def update_resources(self, container_id: str, resources: dict[str, Any]) -> None:
         await self._client.tasks.Update(
             api.tasks.UpdateTaskRequest(
-                container_id=container_id, resources=_any(RESOURCES_TYPE, oci_resources(resources))
+                container_id=container_id, resources=_any(RESOURCES_TYPE, resources)
             )
         )
 

@@ -13,6 +13,7 @@ import itertools
 import shlex
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from adapters.memory.io import MemoryIO
 from domain.errors import AlreadyExists, DeadlineExceeded, FailedPrecondition, NotFound
@@ -20,7 +21,6 @@ from domain.logformat import Stream
 from domain.model import (
     ContainerStats,
     ExecResult,
-    LinuxResources,
     RuntimeContainer,
     TaskExit,
     TaskOOM,
@@ -46,7 +46,7 @@ class _Task:
     started_ns: int = 0
     exit_code: int = 0
     exited_at: int = 0
-    resources: LinuxResources | None = None
+    resources: dict[str, Any] | None = None
     runner: asyncio.Task[None] | None = None
     output: list[tuple[Stream, bytes]] = field(default_factory=list)
 
@@ -95,7 +95,7 @@ class MemoryRuntime:
         if task is not None and task.runner is not None:
             task.runner.cancel()
 
-    async def update_resources(self, container_id: str, resources: LinuxResources) -> None:
+    async def update_resources(self, container_id: str, resources: dict[str, Any]) -> None:
         self._get(container_id).resources = resources
 
     async def exec_sync(
@@ -166,7 +166,7 @@ class MemoryRuntime:
         self._broadcast(TaskOOM(container_id=container_id))
         self._finish(container_id, 137)
 
-    def resources_of(self, container_id: str) -> LinuxResources | None:
+    def resources_of(self, container_id: str) -> dict[str, Any] | None:
         return self._get(container_id).resources
 
     def spec_of(self, container_id: str) -> dict[str, object]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from domain.errors import FailedPrecondition, InvalidArgument
 from domain.model import ContainerState, LinuxResources
 from domain.services.context import Context
+from domain.spec.resources import linux_resources
 
 
 async def update_container_resources(
@@ -16,6 +17,7 @@ async def update_container_resources(
     if container.state not in (ContainerState.CREATED, ContainerState.RUNNING):
         raise FailedPrecondition(f"container {container.id} is {container.state.name}")
     if container.state == ContainerState.RUNNING:
-        await ctx.ports.runtime.update_resources(container.id, resources)
+        oci = linux_resources(resources, ctx.settings.node)
+        await ctx.ports.runtime.update_resources(container.id, oci)
     container.resources = resources
     await ctx.ports.state.put_container(container)

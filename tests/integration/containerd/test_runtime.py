@@ -16,7 +16,7 @@ from adapters.containerd.io import FifoContainerIO
 from adapters.containerd.runtime import ContainerdRuntime
 from domain.errors import DeadlineExceeded, NotFound
 from domain.logformat import parse_record
-from domain.model import Image, LinuxResources, TaskStatus
+from domain.model import Image, TaskStatus
 from ports.runtime import CreateRequest
 from tests.integration.containerd.conftest import MakeContainer
 from tests.support.containerd import Containerd, minimal_spec
@@ -110,7 +110,7 @@ async def test_update_resources_reaches_the_cgroup(
     cid = await make_container(["sleep", "1000"])
     await runtime.start(cid)
     limit = 64 * 1024 * 1024
-    await runtime.update_resources(cid, LinuxResources(memory_limit_in_bytes=limit, cpu_shares=512))
+    await runtime.update_resources(cid, {"memory": {"limit": limit}, "cpu": {"shares": 512}})
     cgroup = Path("/sys/fs/cgroup")
     relative = f"{containerd.cgroup_parent.lstrip('/')}/{cid}"
     assert int((cgroup / "memory" / relative / "memory.limit_in_bytes").read_text()) == limit

@@ -246,7 +246,7 @@ async def test_container_lifecycle(client: Client) -> None:
     st = await wait_state(client, cid, cri.CONTAINER_RUNNING)
     assert st.resources.linux.memory_limit_in_bytes == 1 << 30
     applied = client.backend.runtime.resources_of(cid)
-    assert applied is not None and applied.cpu_shares == 1024
+    assert applied is not None and applied["cpu"]["shares"] == 1024
 
     logs = Path(client.logs)
     (logs / "server.log").rename(logs / "old.log")
