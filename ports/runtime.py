@@ -38,11 +38,13 @@ class CreateRequest(Frozen):
 
 class ContainerRuntime(Protocol):
     async def create(self, request: CreateRequest) -> None:
-        """Create the container and its task (not started). Leaves nothing on failure."""
+        """Create the container (its rootfs, its spec, where its stdio goes); nothing runs yet.
+        Leaves nothing on failure."""
         ...
 
     async def start(self, container_id: str) -> int:
-        """Start the created task; returns its pid."""
+        """Create the task and start it; returns its pid. A refusal (the command is not in
+        the image) fails here, as in containerd's CRI."""
         ...
 
     async def kill(self, container_id: str, signal: int) -> None:
