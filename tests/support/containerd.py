@@ -13,7 +13,6 @@ import shutil
 import signal
 import subprocess
 import tempfile
-import time
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,6 +20,7 @@ from pathlib import Path
 import pytest
 
 from domain.model import Image, ImageConfig
+from tests.support.daemon import start_daemon, stop_daemon
 
 BUSYBOX_REF = "docker.io/hexcri/busybox:test"
 CONTAINERD = "/usr/bin/containerd"
@@ -98,36 +98,17 @@ class Containerd:
     def start(self) -> None:
         disabled = "" if self.cri else '"io.containerd.grpc.v1.cri"'
         self.config.write_text(_CONFIG.format(root=self.root, disabled=disabled, extra=self.extra))
-        with open(self.log, "ab") as log:
-            self.process = subprocess.Popen(
-                [CONTAINERD, "--config", str(self.config)],
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-            )
-        deadline = time.monotonic() + 30
-        while True:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"containerd exited: {self.log.read_text()[-2000:]}")
-            probe = subprocess.run(
-                [CTR, "-a", self.address, "version"], capture_output=True, timeout=10
-            )
-            if probe.returncode == 0:
-                return
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"containerd did not answer: {self.log.read_text()[-2000:]}")
-            time.sleep(0.1)
+        self.process = start_daemon(
+            [CONTAINERD, "--config", str(self.config)], self.log, self._answers, "containerd"
+        )
+
+    def _answers(self) -> bool:
+        probe = [CTR, "-a", self.address, "version"]
+        return subprocess.run(probe, capture_output=True, timeout=10).returncode == 0
 
     def stop(self) -> None:
         """Stop containerd (not its shims: tasks keep running, as on a real restart)."""
-        if self.process is None or self.process.poll() is not None:
-            return
-        self.process.send_signal(signal.SIGTERM)
-        try:
-            self.process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
+        stop_daemon(self.process)
 
     def restart(self) -> None:
         self.stop()

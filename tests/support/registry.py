@@ -17,12 +17,10 @@ import os
 import re
 import secrets
 import shutil
-import signal
 import socket
 import subprocess
 import tempfile
 import threading
-import time
 import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -33,6 +31,7 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.support.daemon import start_daemon, stop_daemon
 from tests.support.oci import OciImage
 
 DOCKER_REGISTRY = "/usr/bin/docker-registry"
@@ -124,33 +123,17 @@ class Registry:
         config.write_text(
             _CONFIG.format(root=self.root, port=self.port, secret=secrets.token_hex(16), auth=auth)
         )
-        with open(self.log, "ab") as log:
-            self.process = subprocess.Popen(
-                [DOCKER_REGISTRY, "serve", str(config)],
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-            )
-        deadline = time.monotonic() + 30
-        while True:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"docker-registry exited: {self.log.read_text()[-2000:]}")
-            with contextlib.suppress(httpx.HTTPError):
-                if httpx.get(f"{self.url}/v2/", timeout=2).status_code in (200, 401):
-                    return
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"docker-registry did not answer: {self.log.read_text()}")
-            time.sleep(0.05)
+        self.process = start_daemon(
+            [DOCKER_REGISTRY, "serve", str(config)], self.log, self._answers, "docker-registry"
+        )
+
+    def _answers(self) -> bool:
+        with contextlib.suppress(httpx.HTTPError):
+            return httpx.get(f"{self.url}/v2/", timeout=2).status_code in (200, 401)
+        return False
 
     def stop(self) -> None:
-        if self.process is None or self.process.poll() is not None:
-            return
-        self.process.send_signal(signal.SIGTERM)
-        try:
-            self.process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
+        stop_daemon(self.process, timeout=10)
 
     def push(self, image: OciImage, repository: str, tag: str | None = "latest") -> str:
         """Push `image` as `repository:tag`; returns the manifest digest."""

@@ -20,7 +20,6 @@ import signal
 import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,6 +28,7 @@ import pytest
 
 from tests.support.cni import CNI_BIN, IP_FORWARD, CniEnv
 from tests.support.containerd import Containerd
+from tests.support.daemon import start_daemon, stop_daemon
 from tests.support.oci import busybox_image, pause_image
 from tests.support.registry import Registry
 
@@ -129,30 +129,18 @@ config_path = "{self.certs_dir}"
         with contextlib.suppress(FileNotFoundError):
             os.unlink(self.socket)
         environ = {**os.environ, "HEXCRI_CONFIG": str(self.config_path), **self.env}
-        with open(self.hexcri_log, "ab") as log:
-            self.hexcri = subprocess.Popen(
-                [sys.executable, "-m", "app.cli", "serve"],
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-                env=environ,
-            )
-        deadline = time.monotonic() + 60
-        while not os.path.exists(self.socket):
-            if self.hexcri.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"hexcri did not start:\n{self.hexcri_log.read_text()[-3000:]}")
-            time.sleep(0.05)
+        self.hexcri = start_daemon(
+            [sys.executable, "-m", "app.cli", "serve"],
+            self.hexcri_log,
+            lambda: os.path.exists(self.socket),
+            "hexcri",
+            timeout=60,
+            env=environ,
+        )
 
     def stop_hexcri(self, sig: int = signal.SIGTERM) -> None:
         """Stop hexcri with `sig` (SIGKILL for a crash) and wait for it."""
-        if self.hexcri is None or self.hexcri.poll() is not None:
-            return
-        self.hexcri.send_signal(sig)
-        try:
-            self.hexcri.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            self.hexcri.kill()
-            self.hexcri.wait()
+        stop_daemon(self.hexcri, sig, timeout=30)
 
 
 @contextlib.contextmanager
