@@ -10,11 +10,38 @@ import signal
 from adapters.cri.server import start_server, stop_server
 from app.container import Application
 from app.settings import Settings
+from domain.errors import Unavailable
+from domain.services.context import Context
 from domain.services.exits import watch_runtime_events
 from domain.services.recovery import recover
 
 log = logging.getLogger("hexcri")
 GRACE_SECONDS = 10.0
+RETRY_SECONDS = 2.0
+
+
+async def _recovered(ctx: Context, stopping: asyncio.Event) -> bool:
+    """Recover, waiting for the runtime while it is down; False when told to stop first.
+
+    The socket opens only after recovery: an empty answer before it would make kubelet
+    believe every pod is gone.
+    """
+    while not stopping.is_set():
+        attempt = asyncio.create_task(recover(ctx))
+        stop = asyncio.create_task(stopping.wait())
+        await asyncio.wait({attempt, stop}, return_when=asyncio.FIRST_COMPLETED)
+        stop.cancel()
+        if not attempt.done():
+            attempt.cancel()
+            break
+        try:
+            attempt.result()
+            return True
+        except Unavailable as exc:
+            log.warning("waiting for the runtime before serving: %s", exc)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stopping.wait(), RETRY_SECONDS)
+    return False
 
 
 async def serve(settings: Settings) -> None:
@@ -26,13 +53,13 @@ async def serve(settings: Settings) -> None:
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stopping.set)
     watcher = asyncio.create_task(watch_runtime_events(ctx), name="runtime-events")
-    await recover(ctx)
-    server = await start_server(ctx, settings.socket)
-    log.info("hexcri %s serving CRI on %s (%s backend)", ctx.settings.runtime_version,
-             settings.socket, settings.backend)  # fmt: skip
-    await stopping.wait()
-    log.info("shutting down")
-    await stop_server(server, GRACE_SECONDS)
+    if await _recovered(ctx, stopping):
+        server = await start_server(ctx, settings.socket)
+        log.info("hexcri %s serving CRI on %s (%s backend)", ctx.settings.runtime_version,
+                 settings.socket, settings.backend)  # fmt: skip
+        await stopping.wait()
+        log.info("shutting down")
+        await stop_server(server, GRACE_SECONDS)
     watcher.cancel()
     with contextlib.suppress(asyncio.CancelledError):
         await watcher

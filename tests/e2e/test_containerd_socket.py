@@ -6,6 +6,9 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import subprocess
+import sys
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -15,7 +18,7 @@ from cri_api.v1 import api_pb2 as cri
 from cri_api.v1 import api_pb2_grpc as cri_grpc
 
 from tests.e2e.conftest import Cri
-from tests.support.stack import BUSYBOX, Stack
+from tests.support.stack import BUSYBOX, Stack, running_stack
 
 pytestmark = [pytest.mark.containerd, pytest.mark.registry, pytest.mark.cni]
 
@@ -158,3 +161,25 @@ async def test_host_network_pod(real: Cri, tmp_path: Path) -> None:
     interfaces = {line.split(":")[0].strip() for line in host}
     assert interfaces == {line.split(" ", 3)[3].split(":")[0].strip() for line in logged}
     await real.runtime.RemovePodSandbox(cri.RemovePodSandboxRequest(pod_sandbox_id=sid))
+
+
+def test_hexcri_waits_for_containerd_before_serving() -> None:
+    """No socket while containerd is down (an empty answer would tell kubelet every pod is
+    gone); serving as soon as containerd answers."""
+    with running_stack(start_hexcri=False) as s:
+        s.containerd.stop()
+        environ = {**os.environ, "HEXCRI_CONFIG": str(s.config_path)}
+        with open(s.hexcri_log, "ab") as log:
+            s.hexcri = subprocess.Popen(
+                [sys.executable, "-m", "app.cli", "serve"], stdout=log, stderr=log, env=environ
+            )
+        deadline = time.monotonic() + 15
+        while "waiting for the runtime" not in s.hexcri_log.read_text():
+            assert time.monotonic() < deadline, s.hexcri_log.read_text()
+            time.sleep(0.1)
+        assert not os.path.exists(s.socket) and s.hexcri.poll() is None
+        s.containerd.start()
+        deadline = time.monotonic() + 30
+        while not os.path.exists(s.socket):
+            assert time.monotonic() < deadline, s.hexcri_log.read_text()
+            time.sleep(0.1)
