@@ -26,4 +26,5 @@ async def stop_pod_sandbox(ctx: Context, sandbox_id: str) -> None:
     if not sandbox.config.host_network and sandbox.netns_path:
         await ctx.ports.network.teardown(network_request(sandbox))
         await ctx.ports.netns.remove(sandbox.netns_path)
+        sandbox.netns_path = ""  # torn down: kubelet's repeated stops run no CNI DEL again
     await ctx.ports.state.put_sandbox(sandbox)

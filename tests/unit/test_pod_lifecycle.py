@@ -289,3 +289,21 @@ async def test_hosts_file_names_the_pod_ip(ctx: Context, backend: MemoryBackend)
     sid = await sandbox_run.run_pod_sandbox(ctx, pod(hostname="web-0"))
     ip = sandbox_query.pod_sandbox_status(ctx, sid).ips[0]
     assert f"{ip}\tweb-0" in backend.files.files[sid]["hosts"]
+
+
+async def test_repeated_stops_tear_the_network_down_once(
+    ctx: Context, backend: MemoryBackend
+) -> None:
+    teardown = backend.network.teardown
+    calls = []
+
+    async def counted(request):  # type: ignore[no-untyped-def]
+        calls.append(request.sandbox_id)
+        await teardown(request)
+
+    backend.network.teardown = counted  # type: ignore[method-assign]
+    sid = await sandbox_run.run_pod_sandbox(ctx, pod())
+    for _ in range(3):
+        await sandbox_stop.stop_pod_sandbox(ctx, sid)
+    await sandbox_remove.remove_pod_sandbox(ctx, sid)
+    assert calls == [sid]
