@@ -51,6 +51,9 @@ def main(argv: list[str] | None = None) -> int:
         level=settings.log_level.upper(),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    if logging.root.level > logging.DEBUG:  # a line per registry request: debug only
+        for chatty in ("httpx", "httpcore"):
+            logging.getLogger(chatty).setLevel(logging.WARNING)
     from app.lifecycle import serve
 
     asyncio.run(serve(settings))
