@@ -16,10 +16,6 @@ class ImageStore(Protocol):
         """Forget the image and every tag of it; its content becomes collectable."""
         ...
 
-    async def untag(self, image: Image, tag: str) -> None:
-        """Remove one name of an image that keeps other names."""
-        ...
-
     async def fs_info(self) -> builtins.list[FilesystemUsage]: ...
 
 

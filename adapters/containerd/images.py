@@ -114,9 +114,6 @@ class ContainerdImageStore:
         for name in groups[image.id][1] if image.id in groups else ():
             await self._delete(name)
 
-    async def untag(self, image: Image, tag: str) -> None:
-        await self._delete(tag)
-
     async def fs_info(self) -> builtins.list[FilesystemUsage]:
         used, inodes = await asyncio.to_thread(_disk_usage, self.snapshotter_root)
         return [

@@ -98,11 +98,6 @@ class MemoryImageStore:
     async def remove(self, image: Image) -> None:
         self.images.pop(image.id, None)
 
-    async def untag(self, image: Image, tag: str) -> None:
-        held = self.images.get(image.id)
-        if held is not None:
-            held.repo_tags = tuple(t for t in held.repo_tags if t != tag)
-
     async def fs_info(self) -> builtins.list[FilesystemUsage]:
         return [
             FilesystemUsage(

@@ -196,19 +196,6 @@ async def test_remove_lets_gc_reclaim_unshared_content(node: Node, registry: Reg
     assert list(leases.leases) == []
 
 
-async def test_untag_keeps_the_other_names(node: Node, registry: Registry) -> None:
-    image = unique_image("untag")
-    registry.push(image, "pull/untag", "a")
-    registry.push(image, "pull/untag", "b")
-    for tag in ("a", "b"):
-        await node.puller.pull(parse(registry.ref("pull/untag", tag)), None)
-    [listed] = await node.store.list()
-    await node.store.untag(listed, registry.ref("pull/untag", "a"))
-    [after] = await node.store.list()
-    assert after.repo_tags == (registry.ref("pull/untag", "b"),)
-    assert image.chain_id in await node.snapshots()
-
-
 async def test_concurrent_pulls_share_one_download(
     node: Node, registry: Registry, registry_front: Callable[..., Front]
 ) -> None:
