@@ -10,7 +10,7 @@ from enum import Enum, IntEnum
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from domain.errors import FailedPrecondition
+from domain.errors import FailedPrecondition, InvalidArgument
 
 
 class Frozen(BaseModel):
@@ -81,6 +81,11 @@ class LinuxResources(Frozen):
     cpuset_mems: str = ""
     hugepage_limits: tuple[HugepageLimit, ...] = ()
     unified: dict[str, str] = Field(default_factory=dict)
+
+    def check(self) -> None:
+        """InvalidArgument for values no cgroup accepts."""
+        if min(self.cpu_period, self.cpu_shares, self.memory_limit_in_bytes) < 0:
+            raise InvalidArgument("resources must not be negative")
 
 
 class Capabilities(Frozen):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from domain.errors import NotFound
+from domain.errors import InvalidArgument, NotFound
 from domain.ids import IdIndex
 from domain.model import Container, Image, Sandbox
 from domain.reference import is_image_id, normalise_image_id, parse
@@ -166,7 +166,7 @@ class ImageIndex:
         if image_id is None:
             try:
                 image_id = self._refs.get(str(parse(text)))
-            except Exception:
+            except InvalidArgument:
                 image_id = None
         if image_id is None:
             prefix = text.removeprefix("sha256:")

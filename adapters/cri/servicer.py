@@ -19,7 +19,7 @@ from adapters.cri import from_cri, to_cri
 from adapters.cri.errors import streaming, unary
 from adapters.cri.listing import MessageCache
 from domain.errors import InvalidArgument, Unimplemented
-from domain.model import Container, ContainerEvent, Image, LinuxResources
+from domain.model import Container, ContainerEvent, Image
 from domain.model import ContainerStats as Stats
 from domain.services import (
     container_create,
@@ -46,11 +46,6 @@ NO_STREAMING = (
     "{rpc} needs the CRI streaming server, which is not available in this build of hexcri"
 )
 NO_CHECKPOINT = "CheckpointContainer: checkpointing is not available in this build of hexcri"
-
-
-def _check_resources(resources: LinuxResources) -> None:
-    if min(resources.cpu_period, resources.cpu_shares, resources.memory_limit_in_bytes) < 0:
-        raise InvalidArgument("resources must not be negative")
 
 
 class RuntimeServicer(cri_grpc.RuntimeServiceServicer):
@@ -177,7 +172,7 @@ class RuntimeServicer(cri_grpc.RuntimeServiceServicer):
         sandbox_query.pod_sandbox_status(self.ctx, request.pod_sandbox_id)
         for field in ("overhead", "resources"):
             if request.HasField(field):
-                _check_resources(from_cri.linux_resources(getattr(request, field)))
+                from_cri.linux_resources(getattr(request, field)).check()
         return cri.UpdatePodSandboxResourcesResponse()
 
     # --- containers ---------------------------------------------------------------------------

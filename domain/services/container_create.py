@@ -47,9 +47,7 @@ def validate_container_config(config: ContainerConfig) -> None:
         if not mount.container_path.startswith("/"):
             raise InvalidArgument(f"mount path {mount.container_path!r} must be absolute")
     if config.resources is not None:
-        r = config.resources
-        if min(r.cpu_period, r.cpu_shares, r.memory_limit_in_bytes) < 0:
-            raise InvalidArgument("resources must not be negative")
+        config.resources.check()
 
 
 def _target_pid(ctx: Context, config: ContainerConfig) -> int | None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from domain.errors import FailedPrecondition, InvalidArgument
+from domain.errors import FailedPrecondition
 from domain.model import ContainerState, LinuxResources
 from domain.services.context import Context
 from domain.spec.resources import linux_resources
@@ -12,8 +12,7 @@ async def update_container_resources(
     ctx: Context, container_id: str, resources: LinuxResources
 ) -> None:
     container = ctx.containers.get(container_id)
-    if min(resources.cpu_period, resources.cpu_shares, resources.memory_limit_in_bytes) < 0:
-        raise InvalidArgument("resources must not be negative")
+    resources.check()
     if container.state not in (ContainerState.CREATED, ContainerState.RUNNING):
         raise FailedPrecondition(f"container {container.id} is {container.state.name}")
     if container.state == ContainerState.RUNNING:
