@@ -26,11 +26,11 @@ async def record_exit(ctx: Context, event: TaskExit) -> None:
         if container.finished_at:
             ctx.exits.set(container.id)
             return
+        await ctx.ports.io.close(container.id)  # the log is complete once the status says exited
         container.mark_exited(event.exit_code, event.exited_at or ctx.ports.clock.now_ns())
         await ctx.ports.state.put_container(container)
         ctx.exits.set(container.id)
         ctx.publish(container.id, container.sandbox_id, ContainerEventType.STOPPED)
-        await ctx.ports.io.close(container.id)
         await ctx.ports.runtime.reap(container.id)
         return
     sandbox = ctx.sandboxes.find(event.container_id) if len(event.container_id) == 64 else None

@@ -349,10 +349,11 @@ async def test_run_as_user_and_username(real: Cri, stack: Stack, tmp_path: Path)
     named = container_config(
         "named", ids, security_context=cri.LinuxContainerSecurityContext(run_as_username="nobody")
     )
-    for config in (numeric, named):
-        await start(real, sid, pod, config)
+    started = {
+        config.metadata.name: await start(real, sid, pod, config) for config in (numeric, named)
+    }
     for name, expected in (("numeric", ["1234", "4321"]), ("named", ["65534", "65534"])):
-        await wait_log(tmp_path / f"{name}.log", expected[1])
+        await wait_state(real, started[name], cri.CONTAINER_EXITED)
         lines = [line.split(" ", 3)[3] for line in read_lines(tmp_path / f"{name}.log")]
         assert lines == expected, name
 
