@@ -10,6 +10,7 @@ from adapters.memory.files import MemorySandboxFiles
 from adapters.memory.images import MemoryImageStore, MemoryRegistry
 from adapters.memory.io import MemoryIO
 from adapters.memory.network import MemoryNamespaces, MemoryNetwork
+from adapters.memory.profiles import MemorySecurityProfiles
 from adapters.memory.runtime import MemoryRuntime
 from adapters.memory.state import MemoryStateStore
 from domain.services.context import Ports
@@ -27,6 +28,7 @@ class MemoryBackend:
     state: MemoryStateStore = field(default_factory=MemoryStateStore)
     files: MemorySandboxFiles = field(default_factory=MemorySandboxFiles)
     devices: MemoryDeviceLookup = field(default_factory=MemoryDeviceLookup)
+    profiles: MemorySecurityProfiles = field(default_factory=MemorySecurityProfiles)
 
     def __post_init__(self) -> None:
         self.io = MemoryIO(self.clock)
@@ -45,5 +47,6 @@ class MemoryBackend:
             state=self.state,
             files=self.files,
             devices=self.devices,
+            profiles=self.profiles,
             clock=self.clock,
         )
