@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from adapters.host.clock import SystemClock
 from adapters.host.devices import StatDeviceLookup
 from adapters.host.files import LocalSandboxFiles
+from adapters.host.profiles import FileSecurityProfiles
 from adapters.memory.backend import MemoryBackend
 from app.settings import Settings
 from domain.services.context import Ports
@@ -79,6 +80,7 @@ def containerd_backend(settings: Settings) -> Backend:
         state=state,
         files=LocalSandboxFiles(os.path.join(settings.root_dir, "sandboxes")),
         devices=StatDeviceLookup(),
+        profiles=FileSecurityProfiles(),
         clock=clock,
     )
 

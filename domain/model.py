@@ -94,6 +94,11 @@ class Capabilities(Frozen):
     add_ambient: tuple[str, ...] = ()
 
 
+RUNTIME_DEFAULT = "RuntimeDefault"
+UNCONFINED = "Unconfined"
+LOCALHOST = "Localhost"
+
+
 class SecurityProfile(Frozen):
     """Seccomp or AppArmor profile: RuntimeDefault, Unconfined or Localhost with a path."""
 

@@ -16,6 +16,9 @@ from adapters.cri import signals
 from domain.errors import InvalidArgument
 from domain.filters import ContainerFilter, SandboxFilter
 from domain.model import (
+    LOCALHOST,
+    RUNTIME_DEFAULT,
+    UNCONFINED,
     AuthConfig,
     Capabilities,
     ContainerConfig,
@@ -42,9 +45,6 @@ from domain.model import (
 
 E = TypeVar("E", bound=IntEnum)
 
-RUNTIME_DEFAULT = "RuntimeDefault"
-UNCONFINED = "Unconfined"
-LOCALHOST = "Localhost"
 _PROFILE_KINDS = {
     cri.SecurityProfile.RuntimeDefault: RUNTIME_DEFAULT,
     cri.SecurityProfile.Unconfined: UNCONFINED,

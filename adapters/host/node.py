@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import platform
 import socket
 from typing import Any
 
@@ -22,6 +23,9 @@ def own_capabilities(status_path: str = "/proc/self/status") -> tuple[str, ...]:
     return ALL_CAPABILITIES
 
 
+GOARCH = {"x86_64": "amd64", "aarch64": "arm64"}
+
+
 def node_facts(root: str = CGROUP_ROOT) -> dict[str, Any]:
     """NodeOptions fields detected on this host."""
     v2 = os.path.exists(os.path.join(root, "cgroup.controllers"))
@@ -39,4 +43,5 @@ def node_facts(root: str = CGROUP_ROOT) -> dict[str, Any]:
         "hugetlb_controller": hugetlb,
         "swap_controller": swap,
         "capabilities": own_capabilities(),
+        "arch": GOARCH.get(platform.machine(), platform.machine()),
     }

@@ -17,6 +17,7 @@ from domain.model import (
     SandboxState,
 )
 from domain.services.context import Context
+from domain.services.profiles import seccomp_profile
 from domain.services.rollback import Rollback
 from domain.services.sandbox_run import KIND_LABEL
 from domain.spec import HostDevice, container_spec
@@ -98,6 +99,9 @@ async def create_container(ctx: Context, sandbox_id: str, config: ContainerConfi
             ctx.settings.node,
             target_pid=_target_pid(ctx, config),
             devices=await _host_devices(ctx, config),
+            seccomp_profile=await seccomp_profile(
+                ctx, config.security.seccomp, config.security.privileged
+            ),
         )
         await ctx.ports.state.put_container(container)
         undo.push("forget state", lambda: ctx.ports.state.delete_container(container.id))

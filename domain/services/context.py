@@ -18,6 +18,7 @@ from ports.files import SandboxFiles
 from ports.images import ImagePuller, ImageStore
 from ports.io import ContainerIO
 from ports.network import NetworkNamespaces, PodNetwork
+from ports.profiles import SecurityProfiles
 from ports.runtime import ContainerRuntime
 from ports.state import StateStore
 
@@ -36,6 +37,7 @@ class Ports:
     state: StateStore
     files: SandboxFiles
     devices: HostDeviceLookup
+    profiles: SecurityProfiles
     clock: Clock
 
 

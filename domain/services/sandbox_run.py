@@ -10,6 +10,7 @@ from domain.model import Image, NamespaceMode, Sandbox, SandboxConfig
 from domain.services.concurrency import both
 from domain.services.context import Context
 from domain.services.image_pull import ensure_image
+from domain.services.profiles import seccomp_profile
 from domain.services.rollback import Rollback
 from domain.spec import sandbox_files, sandbox_spec
 from ports.network import PodNetworkRequest
@@ -95,13 +96,15 @@ async def _setup_network(ctx: Context, sandbox: Sandbox, undo: Rollback) -> tupl
 
 async def _create_pause(ctx: Context, sandbox: Sandbox, image: Image, undo: Rollback) -> None:
     node = ctx.settings.node
+    security = sandbox.config.security
+    profile = await seccomp_profile(ctx, security.seccomp, security.privileged)
     undo.push("remove sandbox files", lambda: ctx.ports.files.remove(sandbox.id))
     await _write_files(ctx, sandbox)
     request = CreateRequest(
         id=sandbox.id,
         sandbox_id=sandbox.id,
         image=image,
-        spec=sandbox_spec(sandbox, image, node),
+        spec=sandbox_spec(sandbox, image, node, profile),
         labels={KIND_LABEL: "sandbox"},
     )
     undo.push("delete pause container", lambda: ctx.ports.runtime.delete(sandbox.id))

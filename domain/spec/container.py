@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 from domain.errors import InvalidArgument
 from domain.model import Container, Image, Mount, Sandbox
 from domain.spec.annotations import cri_annotations, with_annotations
@@ -42,12 +45,8 @@ from domain.spec.resources import (
     with_resources,
 )
 from domain.spec.sandbox import resolv_source, shm_source
-from domain.spec.security import (
-    with_cri_proc_paths,
-    with_privileged,
-    with_readonly_rootfs,
-    with_seccomp,
-)
+from domain.spec.seccomp import with_seccomp
+from domain.spec.security import with_cri_proc_paths, with_privileged, with_readonly_rootfs
 from domain.spec.user import requested_user, with_supplemental_groups, with_user
 
 
@@ -94,6 +93,7 @@ def container_steps(
     node: NodeOptions,
     target_pid: int | None = None,
     devices: HostDevices | None = None,
+    seccomp_profile: Mapping[str, Any] | None = None,
 ) -> list[Step]:
     cfg = container.config
     sec = cfg.security
@@ -123,7 +123,7 @@ def container_steps(
             )
         ),
         with_supplemental_groups(sec.supplemental_groups),
-        with_seccomp(sec.seccomp, sec.privileged),
+        with_seccomp(sec.seccomp, sec.privileged, node.arch, seccomp_profile),
         with_annotations(cri_annotations(sandbox.id, pod, cfg.image, cfg.metadata.name)),
     ]
     if cfg.resources is not None:
@@ -141,12 +141,13 @@ def container_spec(
     *,
     target_pid: int | None = None,
     devices: HostDevices | None = None,
+    seccomp_profile: Mapping[str, Any] | None = None,
 ) -> Spec:
     """An application container's OCI spec.
 
     `target_pid` is the process of the container named by a TARGET PID namespace option;
-    `devices` maps each CRI device's host path to its device nodes (see `devices`).
+    `devices` maps each CRI device's host path to its device nodes (see `devices`);
+    `seccomp_profile` is the node's profile file a Localhost seccomp profile names.
     """
-    return apply(
-        default_spec(), container_steps(container, sandbox, image, node, target_pid, devices)
-    )
+    steps = container_steps(container, sandbox, image, node, target_pid, devices, seccomp_profile)
+    return apply(default_spec(), steps)

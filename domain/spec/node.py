@@ -38,6 +38,8 @@ class NodeOptions(Frozen):
     # What "all capabilities" means here: the capabilities this process holds (a privileged
     # container cannot get more), as containerd uses its own current set.
     capabilities: tuple[str, ...] = ALL_CAPABILITIES
+    # The node's architecture (GOARCH names): the seccomp architectures of RuntimeDefault.
+    arch: str = "amd64"
 
 
 def sandbox_dir(sandbox_id: str, node: NodeOptions) -> str:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 from domain.errors import InvalidArgument
 from domain.model import Image, NamespaceMode, Sandbox
 from domain.spec.annotations import cri_annotations, with_annotations
@@ -20,7 +23,8 @@ from domain.spec.resources import (
     with_sandbox_cpu_shares,
     with_sysctls,
 )
-from domain.spec.security import with_readonly_rootfs, with_seccomp
+from domain.spec.seccomp import with_seccomp
+from domain.spec.security import with_readonly_rootfs
 from domain.spec.user import requested_user, with_supplemental_groups, with_user
 
 HOST_RESOLV = "/etc/resolv.conf"
@@ -56,7 +60,12 @@ def resolv_source(sandbox: Sandbox, node: NodeOptions) -> str:
     return HOST_RESOLV if sandbox.config.host_network else ""
 
 
-def sandbox_steps(sandbox: Sandbox, image: Image, node: NodeOptions) -> list[Step]:
+def sandbox_steps(
+    sandbox: Sandbox,
+    image: Image,
+    node: NodeOptions,
+    seccomp_profile: Mapping[str, Any] | None = None,
+) -> list[Step]:
     cfg = sandbox.config
     sec = cfg.security
     argv = [*image.config.entrypoint, *image.config.cmd]
@@ -82,12 +91,17 @@ def sandbox_steps(sandbox: Sandbox, image: Image, node: NodeOptions) -> list[Ste
         with_sysctls(cfg.sysctls),
         with_sandbox_cpu_shares,
         with_oom_score_adj(SANDBOX_OOM_SCORE_ADJ, node),
-        with_seccomp(sec.seccomp, sec.privileged),
+        with_seccomp(sec.seccomp, sec.privileged, node.arch, seccomp_profile),
         with_annotations(cfg.annotations),
         with_annotations(cri_annotations(sandbox.id, cfg, image_name(image))),
     ]
 
 
-def sandbox_spec(sandbox: Sandbox, image: Image, node: NodeOptions) -> Spec:
-    """The pause container's OCI spec."""
-    return apply(default_spec(), sandbox_steps(sandbox, image, node))
+def sandbox_spec(
+    sandbox: Sandbox,
+    image: Image,
+    node: NodeOptions,
+    seccomp_profile: Mapping[str, Any] | None = None,
+) -> Spec:
+    """The pause container's OCI spec (`seccomp_profile`: see `container_spec`)."""
+    return apply(default_spec(), sandbox_steps(sandbox, image, node, seccomp_profile))

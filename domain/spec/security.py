@@ -1,19 +1,14 @@
-"""Security settings: masked and read-only paths, privileged mode, rootfs, seccomp."""
+"""Security settings: masked and read-only paths, privileged mode, read-only rootfs."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
-from domain.errors import InvalidArgument
-from domain.model import SecurityProfile
 from domain.spec.capabilities import with_capabilities
 from domain.spec.defaults import DEFAULT_MASKED_PATHS, DEFAULT_READONLY_PATHS
 from domain.spec.mounts import with_writable_sysfs_and_cgroup
 from domain.spec.pipeline import Spec, Step, linux, process
-
-RUNTIME_DEFAULT = "RuntimeDefault"
-UNCONFINED = "Unconfined"
-LOCALHOST = "Localhost"
+from domain.spec.seccomp import with_unconfined_seccomp
 
 
 def with_masked_paths(paths: Sequence[str]) -> Step:
@@ -53,10 +48,6 @@ def with_readonly_rootfs(readonly: bool) -> Step:
     return step
 
 
-def with_unconfined_seccomp(spec: Spec) -> None:
-    linux(spec).pop("seccomp", None)
-
-
 def with_privileged(all_caps: Sequence[str]) -> Step:
     """containerd's WithPrivileged: every capability, nothing masked or read-only,
     writable sysfs and cgroup fs, no seccomp or AppArmor."""
@@ -71,19 +62,3 @@ def with_privileged(all_caps: Sequence[str]) -> Step:
         process(spec).pop("apparmorProfile", None)
 
     return step
-
-
-def with_seccomp(profile: SecurityProfile, privileged: bool) -> Step:
-    """The seccomp profile the CRI asks for.
-
-    Privileged containers and Unconfined run without seccomp. TODO: RuntimeDefault should
-    load containerd's default profile and Localhost the node's profile file (which the
-    caller would have to read and pass in); until then both run unconfined, as a node
-    whose runtime has seccomp disabled does.
-    """
-    if profile.kind not in (RUNTIME_DEFAULT, UNCONFINED, LOCALHOST):
-        raise InvalidArgument(f"unknown seccomp profile type {profile.kind!r}")
-    if profile.kind != LOCALHOST and profile.localhost_ref:
-        raise InvalidArgument("seccomp localhost_ref must only be set for a Localhost profile")
-    del privileged  # every profile is unconfined for now (see the TODO above)
-    return with_unconfined_seccomp

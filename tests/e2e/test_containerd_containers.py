@@ -511,3 +511,64 @@ async def test_container_created_before_kill_9_starts_after_it(
         assert (late.exit_code, late.reason) == (0, "Completed")
         assert await wait_log(tmp_path / "created.log", "late") == ["late"]
         await remove_pod_and_check(c, stack, sid)
+
+
+async def test_seccomp_profiles(real: Cri, stack: Stack, tmp_path: Path) -> None:
+    """RuntimeDefault filters syscalls (mount, namespace-making unshare: EPERM); Localhost
+    applies the node's profile file; Unconfined runs without a filter."""
+    no_mkdir = tmp_path / "no-mkdir.json"
+    no_mkdir.write_text(
+        '{"defaultAction": "SCMP_ACT_ALLOW", "syscalls": '
+        '[{"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_ERRNO", "errnoRet": 1}]}'
+    )
+    kinds = {
+        "default": cri.SecurityProfile(profile_type=cri.SecurityProfile.RuntimeDefault),
+        "local": cri.SecurityProfile(
+            profile_type=cri.SecurityProfile.Localhost, localhost_ref=str(no_mkdir)
+        ),
+        "unconfined": cri.SecurityProfile(profile_type=cri.SecurityProfile.Unconfined),
+    }
+    pod = pod_config("seccomp", tmp_path)
+    sid = await run_pod(real, pod)
+    probe = (
+        "grep '^Seccomp:' /proc/self/status; "
+        "mkdir /tmp/d && echo mkdir-ok; "
+        "unshare -U true 2>/dev/null && echo unshare-ok; echo end"
+    )
+    started = {
+        name: await start(
+            real,
+            sid,
+            pod,
+            container_config(
+                name,
+                ["sh", "-c", probe],
+                security_context=cri.LinuxContainerSecurityContext(seccomp=profile),
+            ),
+        )
+        for name, profile in kinds.items()
+    }
+    for cid in started.values():
+        await wait_state(real, cid, cri.CONTAINER_EXITED)
+    outputs = {
+        name: [line.split(" ", 3)[3] for line in read_lines(tmp_path / f"{name}.log")]
+        for name in kinds
+    }
+    assert "Seccomp:\t2" in outputs["default"] and "unshare-ok" not in outputs["default"]
+    assert "mkdir-ok" in outputs["default"]
+    assert "Seccomp:\t2" in outputs["local"] and "mkdir-ok" not in outputs["local"]
+    assert "Seccomp:\t0" in outputs["unconfined"] and "mkdir-ok" in outputs["unconfined"]
+
+    missing = container_config(
+        "missing",
+        ["true"],
+        security_context=cri.LinuxContainerSecurityContext(
+            seccomp=cri.SecurityProfile(
+                profile_type=cri.SecurityProfile.Localhost, localhost_ref=str(tmp_path / "no")
+            )
+        ),
+    )
+    with pytest.raises(grpc.aio.AioRpcError) as refused:
+        await create(real, sid, pod, missing)
+    assert refused.value.code() == grpc.StatusCode.NOT_FOUND
+    await remove_pod_and_check(real, stack, sid)

@@ -307,3 +307,28 @@ async def test_repeated_stops_tear_the_network_down_once(
         await sandbox_stop.stop_pod_sandbox(ctx, sid)
     await sandbox_remove.remove_pod_sandbox(ctx, sid)
     assert calls == [sid]
+
+
+async def test_seccomp_profiles_from_the_node(ctx: Context, backend: MemoryBackend) -> None:
+    from domain.model import ContainerSecurity, SandboxSecurity, SecurityProfile
+
+    path = "/var/lib/kubelet/seccomp/audit.json"
+    mine = {"defaultAction": "SCMP_ACT_LOG"}
+    local = SecurityProfile(kind="Localhost", localhost_ref=path)
+    with pytest.raises(NotFound, match="audit"):
+        await sandbox_run.run_pod_sandbox(ctx, pod(security=SandboxSecurity(seccomp=local)))
+    assert sandbox_query.list_pod_sandboxes(ctx) == [] and not backend.network.allocations
+    backend.profiles.seccomp_profiles[path] = mine
+    sid = await sandbox_run.run_pod_sandbox(ctx, pod(security=SandboxSecurity(seccomp=local)))
+    assert backend.runtime.spec_of(sid)["linux"]["seccomp"] == mine  # type: ignore[index]
+    await image_pull.pull_image(ctx, "busybox")
+    default = ContainerSecurity(seccomp=SecurityProfile(kind="RuntimeDefault"))
+    cid = await container_create.create_container(ctx, sid, container(security=default))
+    seccomp = backend.runtime.spec_of(cid)["linux"]["seccomp"]  # type: ignore[index]
+    assert seccomp["defaultAction"] == "SCMP_ACT_ERRNO"  # type: ignore[index]
+    missing = SecurityProfile(kind="Localhost", localhost_ref="/nope.json")
+    with pytest.raises(NotFound):
+        await container_create.create_container(
+            ctx, sid, container("y", security=ContainerSecurity(seccomp=missing))
+        )
+    assert [c.id for c in container_query.list_containers(ctx)] == [cid]

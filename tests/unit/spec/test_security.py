@@ -1,20 +1,11 @@
-"""Masked/read-only paths, privileged mode, read-only rootfs, seccomp."""
+"""Masked/read-only paths, privileged mode, read-only rootfs."""
 
 from __future__ import annotations
 
-import pytest
-
-from domain.errors import InvalidArgument
-from domain.model import SecurityProfile
 from domain.spec.capabilities import ALL_CAPABILITIES
 from domain.spec.defaults import DEFAULT_MASKED_PATHS, DEFAULT_READONLY_PATHS, default_spec
 from domain.spec.pipeline import apply
-from domain.spec.security import (
-    with_cri_proc_paths,
-    with_privileged,
-    with_readonly_rootfs,
-    with_seccomp,
-)
+from domain.spec.security import with_cri_proc_paths, with_privileged, with_readonly_rootfs
 from tests.unit.spec.builders import mount_at
 
 
@@ -43,16 +34,3 @@ def test_privileged() -> None:
 
 def test_readonly_rootfs() -> None:
     assert apply(default_spec(), [with_readonly_rootfs(True)])["root"]["readonly"] is True
-
-
-@pytest.mark.parametrize("kind", ["Unconfined", "RuntimeDefault"])
-def test_seccomp_profiles_run_unconfined_for_now(kind: str) -> None:
-    spec = apply(default_spec(), [with_seccomp(SecurityProfile(kind=kind), privileged=False)])
-    assert "seccomp" not in spec["linux"]
-
-
-def test_seccomp_validation() -> None:
-    with pytest.raises(InvalidArgument):
-        with_seccomp(SecurityProfile(kind="Bogus"), privileged=False)
-    with pytest.raises(InvalidArgument):
-        with_seccomp(SecurityProfile(kind="RuntimeDefault", localhost_ref="/x"), privileged=False)
