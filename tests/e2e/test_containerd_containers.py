@@ -529,6 +529,7 @@ async def test_seccomp_profiles(real: Cri, stack: Stack, tmp_path: Path) -> None
         "unconfined": cri.SecurityProfile(profile_type=cri.SecurityProfile.Unconfined),
     }
     pod = pod_config("seccomp", tmp_path)
+    pod.linux.security_context.seccomp.CopyFrom(kinds["default"])  # the pause container's
     sid = await run_pod(real, pod)
     probe = (
         "grep '^Seccomp:' /proc/self/status; "
