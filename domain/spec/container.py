@@ -46,7 +46,12 @@ from domain.spec.resources import (
 )
 from domain.spec.sandbox import resolv_source, shm_source
 from domain.spec.seccomp import with_seccomp
-from domain.spec.security import with_cri_proc_paths, with_privileged, with_readonly_rootfs
+from domain.spec.security import (
+    check_apparmor,
+    with_cri_proc_paths,
+    with_privileged,
+    with_readonly_rootfs,
+)
 from domain.spec.user import requested_user, with_supplemental_groups, with_user
 
 
@@ -72,6 +77,7 @@ def security_steps(
     container: Container, sandbox: Sandbox, node: NodeOptions, devices: HostDevices
 ) -> list[Step]:
     sec = container.config.security
+    check_apparmor(sec.apparmor, sec.privileged)
     if not sec.privileged:
         return [
             with_devices(container.config.devices, devices),

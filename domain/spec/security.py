@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from domain.errors import InvalidArgument
+from domain.model import LOCALHOST, SecurityProfile
 from domain.spec.capabilities import with_capabilities
 from domain.spec.defaults import DEFAULT_MASKED_PATHS, DEFAULT_READONLY_PATHS
 from domain.spec.mounts import with_writable_sysfs_and_cgroup
@@ -62,3 +64,12 @@ def with_privileged(all_caps: Sequence[str]) -> Step:
         process(spec).pop("apparmorProfile", None)
 
     return step
+
+
+def check_apparmor(profile: SecurityProfile, privileged: bool) -> None:
+    """This runtime has no AppArmor (as containerd on a host without it): RuntimeDefault and
+    Unconfined run unconfined, a Localhost profile cannot be honoured and is refused."""
+    if profile.kind == LOCALHOST and not privileged:
+        raise InvalidArgument(
+            f"apparmor is not supported on this node: cannot apply {profile.localhost_ref!r}"
+        )

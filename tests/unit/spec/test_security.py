@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from domain.spec.capabilities import ALL_CAPABILITIES
 from domain.spec.defaults import DEFAULT_MASKED_PATHS, DEFAULT_READONLY_PATHS, default_spec
 from domain.spec.pipeline import apply
@@ -34,3 +36,15 @@ def test_privileged() -> None:
 
 def test_readonly_rootfs() -> None:
     assert apply(default_spec(), [with_readonly_rootfs(True)])["root"]["readonly"] is True
+
+
+def test_apparmor_localhost_is_refused_without_apparmor() -> None:
+    from domain.errors import InvalidArgument
+    from domain.model import SecurityProfile
+    from domain.spec.security import check_apparmor
+
+    check_apparmor(SecurityProfile(kind="RuntimeDefault"), privileged=False)
+    local = SecurityProfile(kind="Localhost", localhost_ref="k8s-nginx")
+    check_apparmor(local, privileged=True)
+    with pytest.raises(InvalidArgument, match="apparmor"):
+        check_apparmor(local, privileged=False)
