@@ -33,5 +33,9 @@ class Unavailable(HexcriError):
     """A dependency (containerd, a registry) cannot be reached right now."""
 
 
+class ResourceExhausted(HexcriError):
+    """The node ran out of something: disk space, inodes."""
+
+
 class Internal(HexcriError):
     """Something failed that is not the client's fault."""

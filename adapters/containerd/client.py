@@ -24,6 +24,7 @@ from domain.errors import (
     Internal,
     InvalidArgument,
     NotFound,
+    ResourceExhausted,
     Unavailable,
     Unimplemented,
 )
@@ -51,6 +52,8 @@ def map_error(err: aio.AioRpcError, address: str, method: str = "") -> HexcriErr
     if code == grpc.StatusCode.UNAVAILABLE:
         return Unavailable(f"containerd at {address} is not reachable: {details}")
     where = f"containerd {method}: " if method else "containerd: "
+    if "no space left on device" in details or "disk quota exceeded" in details:
+        return ResourceExhausted(f"{where}the node's disk is full: {details}")
     return _ERRORS.get(code, Internal)(where + details)
 
 

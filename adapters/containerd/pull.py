@@ -32,7 +32,7 @@ from adapters.containerd.images import (
     image_config,
     names_for,
 )
-from domain.errors import AlreadyExists, Internal, InvalidArgument, NotFound
+from domain.errors import AlreadyExists, Internal, InvalidArgument, NotFound, ResourceExhausted
 from domain.model import AuthConfig, Image
 from domain.reference import Reference
 from ports.registry import BlobCorrupted, Descriptor, Registry, ResolvedImage
@@ -69,7 +69,10 @@ class ContainerdImagePuller:
         self._unpacks: dict[str, asyncio.Task[None]] = {}
 
     async def pull(self, reference: Reference, auth: AuthConfig | None) -> Image:
-        return await _shared(self._pulls, str(reference), lambda: self._pull(reference, auth))
+        try:
+            return await _shared(self._pulls, str(reference), lambda: self._pull(reference, auth))
+        except ResourceExhausted as full:
+            raise ResourceExhausted(f"pulling image {reference}: {full}") from full
 
     # --- one pull ---------------------------------------------------------------------------
 

@@ -18,6 +18,7 @@ from domain.errors import (
     Internal,
     InvalidArgument,
     NotFound,
+    ResourceExhausted,
     Unavailable,
     Unimplemented,
 )
@@ -32,6 +33,7 @@ STATUS_OF: dict[type[HexcriError], grpc.StatusCode] = {
     DeadlineExceeded: grpc.StatusCode.DEADLINE_EXCEEDED,
     Unimplemented: grpc.StatusCode.UNIMPLEMENTED,
     Unavailable: grpc.StatusCode.UNAVAILABLE,
+    ResourceExhausted: grpc.StatusCode.RESOURCE_EXHAUSTED,
     Internal: grpc.StatusCode.INTERNAL,
 }
 

@@ -115,6 +115,7 @@ async def test_in_flight_calls_finish_within_the_grace(client: Client, ctx: Cont
         (errors.DeadlineExceeded("x"), grpc.StatusCode.DEADLINE_EXCEEDED),
         (errors.Unimplemented("x"), grpc.StatusCode.UNIMPLEMENTED),
         (errors.Unavailable("x"), grpc.StatusCode.UNAVAILABLE),
+        (errors.ResourceExhausted("x"), grpc.StatusCode.RESOURCE_EXHAUSTED),
         (errors.Internal("x"), grpc.StatusCode.INTERNAL),
         (RuntimeError("boom"), grpc.StatusCode.INTERNAL),
     ],
