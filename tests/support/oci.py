@@ -386,6 +386,59 @@ def multiplatform_busybox() -> OciImage:
     return build_index([decoys[0], amd64, *decoys[1:]])
 
 
+# --- stand-ins for the Kubernetes e2e test images -----------------------------------------
+
+# Debian's busybox-static has no pgrep applet; the e2e busybox image has one. This one prints
+# the pids of the processes whose name (comm) is exactly $1 and fails when there is none.
+PGREP = b"""#!/bin/sh
+found=1
+for dir in /proc/[0-9]*; do
+  if [ "$(cat "$dir/comm" 2>/dev/null)" = "$1" ]; then echo "${dir#/proc/}"; found=0; fi
+done
+exit $found
+"""
+E2E_PASSWD = PASSWD + b"www-data:x:33:33:www-data:/var/www:/bin/false\n"
+E2E_GROUP = GROUP + b"www-data:x:33:\nusers:x:100:\n"
+
+
+@functools.cache
+def e2e_tools_layer() -> Layer:
+    """/bin/pgrep, and /etc/passwd, /etc/group with a www-data user and a users group."""
+    return (
+        LayerBuilder()
+        .file("bin/pgrep", PGREP, 0o755)
+        .file("etc/passwd", E2E_PASSWD)
+        .file("etc/group", E2E_GROUP)
+        .build()
+    )
+
+
+def e2e_busybox_image(config: Mapping[str, Any] | None = None) -> OciImage:
+    """A stand-in for registry.k8s.io/e2e-test-images/busybox: busybox with pgrep and
+    www-data; `config` overrides the image config (`User`, `Cmd`, …)."""
+    cfg: dict[str, Any] = {
+        "Env": ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"],
+        "Cmd": ["sh"],
+    }
+    cfg.update(config or {})
+    return build_image([busybox_layer(), e2e_tools_layer()], cfg)
+
+
+def web_server_image(name: str, port: int = 80) -> OciImage:
+    """A stand-in for the e2e nginx/httpd images: busybox httpd serving /srv/index.html on
+    `port`; it names itself (`<name>: serving on :<port>`) on stderr as it starts."""
+    page = files_layer({"srv/index.html": f"<h1>{name}</h1>\n".encode()})
+    start = f"echo '{name}: serving on :{port}' >&2; exec httpd -f -v -p {port} -h /srv"
+    return build_image(
+        [busybox_layer(), e2e_tools_layer(), page],
+        {
+            "Env": ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"],
+            "Entrypoint": ["/bin/sh", "-c", start],
+            "ExposedPorts": {f"{port}/tcp": {}},
+        },
+    )
+
+
 # --- pause ----------------------------------------------------------------------------------
 
 

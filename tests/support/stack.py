@@ -5,7 +5,8 @@ on an air-gapped node), a CNI network, and `hexcri serve --backend containerd` o
     python -m tests.support.stack demo     # bring it up, run one pod through the socket, tear down
     python -m tests.support.stack bench    # hexcri beside containerd's own CRI, same images/CNI
 
-The e2e tests use `running_stack()` (and its pytest fixture `stack`).
+The e2e tests use `running_stack()` (and its pytest fixture `stack`); `containerd_cri_beside()`
+adds containerd with its own CRI plugin on the same node (the benchmark, tests/conformance).
 """
 
 from __future__ import annotations
@@ -266,51 +267,72 @@ def _demo(args: argparse.Namespace) -> int:
         )
 
 
+@dataclass
+class ContainerdCri:
+    """containerd with its own CRI plugin beside a stack's hexcri: same registry mirrors and
+    sandbox image, its own CNI network (bridge `hexcri-ref0`, 10.88.79.0/24)."""
+
+    containerd: Containerd
+    cni: CniEnv
+
+    @property
+    def socket(self) -> str:
+        """The CRI socket (containerd serves the CRI on its gRPC address)."""
+        return self.containerd.address
+
+
+@contextlib.contextmanager
+def containerd_cri_beside(stack: Stack) -> Iterator[ContainerdCri]:
+    """Start a second containerd, with its CRI plugin, on `stack`'s node; remove it after."""
+    ref = CniEnv(root=stack.root / "cni-ref", network_name="hexcri-ref", bridge="hexcri-ref0")
+    for d in (ref.conf_dir, ref.cache_dir, ref.data_dir):
+        d.mkdir(parents=True)
+    ref.write_config(cni_plugins(ref, "10.88.79.0/24", "10.88.79.1"))
+    theirs = Containerd(
+        stack.root / "containerd-cri",
+        cri=True,
+        extra=containerd_cri_config(stack, ref.conf_dir),
+    )
+    theirs.root.mkdir()
+    try:
+        theirs.start()
+        yield ContainerdCri(containerd=theirs, cni=ref)
+    finally:
+        theirs.cleanup()
+        asyncio.run(ref.cleanup())
+
+
 def _bench(args: argparse.Namespace) -> int:
     """The pull benchmark, then the pod benchmark, each on hexcri and containerd's own CRI."""
     from tests.support.oci import large_image
 
-    with running_stack() as s:
-        ref = CniEnv(root=s.root / "cni-ref", network_name="hexcri-ref", bridge="hexcri-ref0")
-        for d in (ref.conf_dir, ref.cache_dir, ref.data_dir):
-            d.mkdir(parents=True)
-        ref.write_config(cni_plugins(ref, "10.88.79.0/24", "10.88.79.1"))
-        theirs = Containerd(
-            s.root / "containerd-cri",
-            cri=True,
-            extra=containerd_cri_config(s, ref.conf_dir),
-        )
-        theirs.root.mkdir()
-        try:
-            theirs.start()
-            large = large_image()
-            s.registry.push(large, "library/large", "latest")
-            layers = [layer["digest"] for layer in large.manifest["layers"]]
-            pulled = subprocess.call(
-                [
-                    sys.executable, "bench/pull_bench.py",
-                    "--image", "docker.io/library/large:latest",
-                    "--rounds", str(args.pull_rounds),
-                    "--size", f"{large.size / 1e6:.1f} MB in {len(layers)} layers",
-                    "--endpoint", f"hexcri={s.socket},{s.containerd.address}",
-                    "--endpoint", f"containerd-cri={theirs.address},{theirs.address}",
-                    *(arg for digest in layers for arg in ("--gone", digest)),
-                ]
-            )  # fmt: skip
-            print()
-            pods = subprocess.call(
-                [
-                    sys.executable, "bench/cri_bench.py", "--pods", str(args.pods),
-                    "--socket", f"hexcri={s.socket}",
-                    "--socket", f"containerd-cri={theirs.address}",
-                    "--rss", f"hexcri={s.hexcri.pid if s.hexcri else 0}",
-                    "--rss", f"containerd-cri={theirs.pid}",
-                ]
-            )  # fmt: skip
-            return pulled or pods
-        finally:
-            theirs.cleanup()
-            asyncio.run(ref.cleanup())
+    with running_stack() as s, containerd_cri_beside(s) as ref:
+        theirs = ref.containerd
+        large = large_image()
+        s.registry.push(large, "library/large", "latest")
+        layers = [layer["digest"] for layer in large.manifest["layers"]]
+        pulled = subprocess.call(
+            [
+                sys.executable, "bench/pull_bench.py",
+                "--image", "docker.io/library/large:latest",
+                "--rounds", str(args.pull_rounds),
+                "--size", f"{large.size / 1e6:.1f} MB in {len(layers)} layers",
+                "--endpoint", f"hexcri={s.socket},{s.containerd.address}",
+                "--endpoint", f"containerd-cri={theirs.address},{theirs.address}",
+                *(arg for digest in layers for arg in ("--gone", digest)),
+            ]
+        )  # fmt: skip
+        print()
+        pods = subprocess.call(
+            [
+                sys.executable, "bench/cri_bench.py", "--pods", str(args.pods),
+                "--socket", f"hexcri={s.socket}",
+                "--socket", f"containerd-cri={theirs.address}",
+                "--rss", f"hexcri={s.hexcri.pid if s.hexcri else 0}",
+                "--rss", f"containerd-cri={theirs.pid}",
+            ]
+        )  # fmt: skip
+        return pulled or pods
 
 
 def main() -> int:

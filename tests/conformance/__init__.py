@@ -1,0 +1,1 @@
+"""Placeholder; documented below once the suite is complete."""
