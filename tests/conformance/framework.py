@@ -8,9 +8,10 @@ its unix socket. Names and defaults follow upstream's: pods are `<prefix><uuid>`
 
 from __future__ import annotations
 
+import contextlib
 import time
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypeVar
@@ -175,6 +176,20 @@ def cleanup_pod_sandbox(c: Endpoint, pod_id: str) -> None:
     remove_pod_sandbox(c, pod_id)
 
 
+@contextlib.contextmanager
+def pod_sandbox(
+    c: Endpoint, config: cri.PodSandboxConfig | None = None
+) -> Iterator[tuple[str, cri.PodSandboxConfig]]:
+    """A pod (by default CreatePodSandboxForContainer's) that is stopped and removed after a
+    body that succeeded (the specs' AfterEach, which expects both to succeed); after a
+    failure the `c` fixture removes it."""
+    if config is None:
+        config = pod_config(c, "create-PodSandbox-for-container-")
+    pod_id = run_pod_sandbox(c, config)
+    yield pod_id, config
+    cleanup_pod_sandbox(c, pod_id)
+
+
 def log_directory(tmp: Path, pod_name: str) -> Path:
     """createLogTempDir: a pod log directory under a fresh host dir."""
     path = tmp / "podLogTest" / pod_name
@@ -306,7 +321,7 @@ class LogMessage:
 def parse_log_lines(path: Path) -> list[LogMessage]:
     """parseLogLine: one message per CRI log record (`<RFC3339Nano> <stream> <tag> <text>`)."""
     out = []
-    for line in path.read_text().splitlines():
+    for line in path.read_text().split("\n")[:-1]:  # complete lines only
         parts = line.split(" ", 3)
         assert len(parts) == 4, f"invalid CRI log line {line!r}"
         time_str, stream, _tag, text = parts
