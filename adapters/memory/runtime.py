@@ -1,7 +1,11 @@
 """A container runtime in memory whose processes run a tiny shell language on asyncio.
 
-Programs: `echo WORDS`, `true`, `false`, `exit N`, `sleep SECONDS`, `sh -c "a; b; ..."` of
-those; anything else runs until it is killed, like a server or the pause process.
+Programs: `echo WORDS` (`>&2` writes to stderr), `true`, `false`, `exit N`, `sleep SECONDS`,
+`sh -c "a; b; ..."` of those; anything else runs until it is killed, like a server or the
+pause process. As the container's init, those shell programs have no signal handlers, so
+they ignore every signal but SIGKILL (as PID 1 does); other programs exit on fatal signals.
+Tasks go CREATED → RUNNING → STOPPED → (reaped) ABSENT, and each call refuses the states
+containerd refuses, with the same domain errors.
 Tests drive exits with `exit_container` and OOM kills with `oom_kill`.
 """
 
@@ -16,7 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from adapters.memory.io import MemoryIO
-from domain.errors import AlreadyExists, DeadlineExceeded, FailedPrecondition, NotFound
+from domain.errors import AlreadyExists, DeadlineExceeded, Internal, NotFound
 from domain.logformat import Stream
 from domain.model import (
     ContainerStats,
@@ -30,6 +34,9 @@ from ports.clock import Clock
 from ports.runtime import CreateRequest
 
 FATAL_SIGNALS = frozenset({1, 2, 3, 9, 15})
+SIGKILL = 9
+SHELL_PROGRAMS = frozenset({"sh", "echo", "true", "false", "exit", "sleep"})
+STDERR_REDIRECTS = frozenset({">&2", "1>&2"})
 Emit = Callable[[tuple[Stream, bytes]], None]
 
 
@@ -71,8 +78,10 @@ class MemoryRuntime:
 
     async def start(self, container_id: str) -> int:
         task = self._get(container_id)
+        if task.status == TaskStatus.ABSENT:
+            raise NotFound(f"task {container_id} not found")
         if task.status != TaskStatus.CREATED:
-            raise FailedPrecondition(f"task {container_id} is {task.status.name}")
+            raise Internal(f"cannot start a {task.status.name.lower()} process")
         task.status = TaskStatus.RUNNING
         task.pid = next(self._pids)
         task.started_ns = self._clock.now_ns()
@@ -84,26 +93,36 @@ class MemoryRuntime:
         task = self._tasks.get(container_id)
         if task is None or task.status != TaskStatus.RUNNING:
             return
-        if signal in FATAL_SIGNALS:
+        if signal == SIGKILL or (signal in FATAL_SIGNALS and not _is_shell(task)):
             self._finish(container_id, 128 + signal)
 
     async def reap(self, container_id: str) -> None:
-        self._get_optional(container_id)
+        task = self._get_optional(container_id)
+        if task is None or task.status in (TaskStatus.CREATED, TaskStatus.ABSENT):
+            return
+        if task.status == TaskStatus.RUNNING:
+            raise Internal("failed to delete task: cannot delete a running process")
+        task.status = TaskStatus.ABSENT
+        task.pid = task.exit_code = task.exited_at = 0
 
     async def delete(self, container_id: str) -> None:
+        self._finish(container_id, 128 + SIGKILL)  # a running task is killed first
         task = self._tasks.pop(container_id, None)
         if task is not None and task.runner is not None:
             task.runner.cancel()
 
     async def update_resources(self, container_id: str, resources: dict[str, Any]) -> None:
-        self._get(container_id).resources = resources
+        task = self._with_task(container_id)
+        if task.status == TaskStatus.STOPPED:
+            raise Internal("cannot update a stopped container")
+        task.resources = resources
 
     async def exec_sync(
         self, container_id: str, cmd: Sequence[str], timeout: float | None
     ) -> ExecResult:
-        task = self._get(container_id)
-        if task.status != TaskStatus.RUNNING:
-            raise FailedPrecondition(f"task {container_id} is not running")
+        task = self._with_task(container_id)
+        if task.status == TaskStatus.STOPPED:
+            raise Internal("cannot exec in a stopped state")
         out: builtins.list[tuple[Stream, bytes]] = []
         try:
             code = await asyncio.wait_for(self._interpret(builtins.list(cmd), out.append), timeout)
@@ -118,7 +137,7 @@ class MemoryRuntime:
         )
 
     async def stats(self, container_id: str) -> ContainerStats:
-        task = self._get(container_id)
+        task = self._with_task(container_id)
         now = self._clock.now_ns()
         running_ns = max(0, now - task.started_ns) if task.started_ns else 0
         return ContainerStats(
@@ -186,6 +205,13 @@ class MemoryRuntime:
     def _get_optional(self, container_id: str) -> _Task | None:
         return self._tasks.get(container_id)
 
+    def _with_task(self, container_id: str) -> _Task:
+        """The container, which must have a task (started, not yet reaped)."""
+        task = self._get(container_id)
+        if task.status in (TaskStatus.CREATED, TaskStatus.ABSENT):
+            raise NotFound(f"task {container_id} not found")
+        return task
+
     def _broadcast(self, event: TaskExit | TaskOOM) -> None:
         for queue in self._subscribers:
             queue.put_nowait(event)
@@ -235,7 +261,9 @@ class MemoryRuntime:
                     code = await self._words(words, emit)
             return code
         if program == "echo":
-            emit((Stream.STDOUT, (" ".join(args[1:]) + "\n").encode()))
+            words = [w for w in args[1:] if w not in STDERR_REDIRECTS]
+            stream = Stream.STDERR if len(words) < len(args) - 1 else Stream.STDOUT
+            emit((stream, (" ".join(words) + "\n").encode()))
             return 0
         if program == "true":
             return 0
@@ -248,3 +276,9 @@ class MemoryRuntime:
             return 0
         await asyncio.Event().wait()
         return 0
+
+
+def _is_shell(task: _Task) -> bool:
+    """Whether the task's init is one of the shell programs (which have no signal handlers)."""
+    args = task.request.spec.get("process", {}).get("args") or [""]
+    return str(args[0]).rsplit("/", 1)[-1] in SHELL_PROGRAMS
