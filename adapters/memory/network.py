@@ -4,20 +4,22 @@ from __future__ import annotations
 
 import ipaddress
 
-from domain.errors import FailedPrecondition
+from domain.errors import FailedPrecondition, Internal
 from domain.model import Condition, NetworkResult
 from ports.network import PodNetworkRequest
 
 
 class MemoryNamespaces:
-    """Implements NetworkNamespaces: namespaces are names in a set."""
+    """Implements NetworkNamespaces: namespaces are names in a set, one per sandbox ID."""
 
     def __init__(self, root: str = "/run/hexcri-memory/netns") -> None:
         self._root = root
         self.paths: set[str] = set()
 
     async def create(self, sandbox_id: str) -> str:
-        path = f"{self._root}/hexcri-{sandbox_id[:16]}"
+        path = f"{self._root}/hexcri-{sandbox_id}"
+        if path in self.paths:
+            raise Internal(f"network namespace {path} already exists")
         self.paths.add(path)
         return path
 
@@ -47,7 +49,8 @@ class MemoryNetwork:
                 self.allocations[request.sandbox_id] = ip
                 self.requests[request.sandbox_id] = request
                 return NetworkResult(ips=(ip,))
-        raise FailedPrecondition(f"no free address left in {self._network}")
+        # a plugin failure, as host-local's, not a state of the node
+        raise Internal(f"no IP addresses available in range set: {self._network}")
 
     async def teardown(self, request: PodNetworkRequest) -> None:
         self.allocations.pop(request.sandbox_id, None)
