@@ -47,9 +47,7 @@ LOOP_LOG_DEFAULT_CMD = ["sh", "-c", f"while true; do echo {DEFAULT_LOG}; sleep 1
 RPC_TIMEOUT = 30.0  # seconds, for every call but pulls
 PULL_TIMEOUT = 60.0
 EXEC_SYNC_TIMEOUT = 30  # defaultExecSyncTimeout
-# upstream waits up to 60 s for a stop; `top` as pid 1 ignores SIGTERM, so a short grace
-# period keeps the suite quick without changing what the spec checks (the container exits)
-STOP_TIMEOUT = 2
+STOP_TIMEOUT = 60  # defaultStopContainerTimeout (top exits on SIGTERM at once)
 
 
 @dataclass

@@ -234,10 +234,9 @@ def test_container_with_symlink_volume(c: fw.Endpoint, tmp_path: Path) -> None:
 
 
 def pod_with_log_directory(c: fw.Endpoint, tmp: Path) -> cri.PodSandboxConfig:
-    name = "PodSandbox-with-log-directory-" + fw.new_uuid()
-    config = fw.pod_config(c, "unused-")
-    config.metadata.name = name
-    config.log_directory = str(fw.log_directory(tmp, name))
+    """createPodSandboxWithLogDirectory."""
+    config = fw.pod_config(c, "PodSandbox-with-log-directory-")
+    config.log_directory = str(fw.log_directory(tmp, config.metadata.name))
     return config
 
 

@@ -4,6 +4,8 @@ containers in a pod"."""
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -117,43 +119,36 @@ def test_port_mapping_host_port(c: fw.Endpoint) -> None:
 # --- Multiple Containers: when running multiple containers in a pod ------------------------
 
 
-class MultiContainerPod:
-    """The BeforeEach: a pod (log directory, container port 80) running an httpd container
-    and a busybox container that logs `hello World`."""
-
-    def __init__(self, c: fw.Endpoint, tmp: Path) -> None:
-        name = "PodSandbox-for-multi-container-test-" + fw.new_uuid()
-        self.config = fw.pod_config(
-            c,
-            "unused-",
-            log_directory=str(fw.log_directory(tmp, name)),
-            port_mappings=[cri.PortMapping(container_port=HTTPD_CONTAINER_PORT)],
-        )
-        self.config.metadata.name = name
-        self.c = c
-
-    def start(self, pod_id: str) -> None:
-        self.pod_id = pod_id
+@contextlib.contextmanager
+def multiple_containers(c: fw.Endpoint, tmp: Path) -> Iterator[tuple[str, str, str]]:
+    """The BeforeEach (and AfterEach): a pod with a log directory and container port 80,
+    running an httpd container and a busybox container that logs `hello World`. Yields the
+    pod ID and the two container IDs."""
+    config = fw.pod_config(
+        c,
+        "PodSandbox-for-multi-container-test-",
+        port_mappings=[cri.PortMapping(container_port=HTTPD_CONTAINER_PORT)],
+    )
+    config.log_directory = str(fw.log_directory(tmp, config.metadata.name))
+    with fw.pod_sandbox(c, config) as (pod_id, pod):
         httpd = fw.container_config(
             "httpd", image=fw.HTTPD_IMAGE, command=[], linux=cri.LinuxContainerConfig()
         )
-        httpd.log_path = httpd.metadata.name + ".log"
-        self.httpd = fw.create_container(self.c, httpd, pod_id, self.config)
-        fw.start_container_running(self.c, self.httpd)
         busybox = fw.container_config(
             "busybox", command=["sh", "-c", f"echo {fw.DEFAULT_LOG}; sleep 1000"]
         )
-        busybox.log_path = busybox.metadata.name + ".log"
-        self.busybox = fw.create_container(self.c, busybox, pod_id, self.config)
-        fw.start_container_running(self.c, self.busybox)
+        ids = []
+        for container in (httpd, busybox):
+            container.log_path = container.metadata.name + ".log"
+            ids.append(fw.create_container(c, container, pod_id, pod))
+            fw.start_container_running(c, ids[-1])
+        yield pod_id, ids[0], ids[1]
 
 
 @fw.on_both()
 def test_multiple_containers_network(c: fw.Endpoint, tmp_path: Path) -> None:
     """should support network"""
-    multi = MultiContainerPod(c, tmp_path)
-    with fw.pod_sandbox(c, multi.config) as (pod_id, _):
-        multi.start(pod_id)
+    with multiple_containers(c, tmp_path) as (pod_id, _, _):
         check_main_page(c, pod_id, 0, HTTPD_CONTAINER_PORT)
 
 
@@ -164,10 +159,8 @@ def log_holds(log: Path, text: str) -> bool:
 @fw.on_both()
 def test_multiple_containers_log(c: fw.Endpoint, tmp_path: Path) -> None:
     """should support container log"""
-    multi = MultiContainerPod(c, tmp_path)
-    with fw.pod_sandbox(c, multi.config) as (pod_id, _):
-        multi.start(pod_id)
-        for container_id, expected in ((multi.httpd, "httpd"), (multi.busybox, fw.DEFAULT_LOG)):
+    with multiple_containers(c, tmp_path) as (_, httpd, busybox):
+        for container_id, expected in ((httpd, "httpd"), (busybox, fw.DEFAULT_LOG)):
             log = Path(fw.container_status(c, container_id).log_path)
             fw.eventually(lambda: log_holds(log, expected), bool)  # noqa: B023 - called at once
 
@@ -175,8 +168,6 @@ def test_multiple_containers_log(c: fw.Endpoint, tmp_path: Path) -> None:
 @fw.on_both()
 def test_multiple_containers_exec(c: fw.Endpoint, tmp_path: Path) -> None:
     """should support container exec"""
-    multi = MultiContainerPod(c, tmp_path)
-    with fw.pod_sandbox(c, multi.config) as (pod_id, _):
-        multi.start(pod_id)
-        assert fw.exec_sync_container(c, multi.httpd, ["echo", "httpd"]) == "httpd\n"
-        assert fw.exec_sync_container(c, multi.busybox, ["echo", "busybox"]) == "busybox\n"
+    with multiple_containers(c, tmp_path) as (_, httpd, busybox):
+        assert fw.exec_sync_container(c, httpd, ["echo", "httpd"]) == "httpd\n"
+        assert fw.exec_sync_container(c, busybox, ["echo", "busybox"]) == "busybox\n"
