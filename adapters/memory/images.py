@@ -90,7 +90,13 @@ class MemoryImageStore:
             chain_id=image_id,
         )
         self.images[image_id] = image
-        return image.model_copy()
+        # as a real pull: the record of what this pull named, not of every name the image has
+        return image.model_copy(
+            update={
+                "repo_tags": (reference.tagged(),) if reference.tag else (),
+                "repo_digests": (reference.digested(manifest_digest),),
+            }
+        )
 
     async def list(self) -> list[Image]:
         return [i.model_copy() for i in self.images.values()]
