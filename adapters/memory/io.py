@@ -6,6 +6,7 @@ import os
 from dataclasses import dataclass, field
 from typing import BinaryIO
 
+from domain.errors import NotFound
 from domain.logformat import LineSplitter, Stream, format_record
 from ports.clock import Clock
 from ports.runtime import Stdio
@@ -63,7 +64,7 @@ class MemoryIO:
     async def reopen_log(self, container_id: str) -> None:
         pipe = self._pipes.get(container_id)
         if pipe is None:
-            return
+            raise NotFound(f"container {container_id} has no open log")
         if pipe.file is not None:
             pipe.file.close()
         self._open_file(pipe)
