@@ -1,0 +1,239 @@
+"""The ContainerIO contract: the memory fake and the FIFO pump of the containerd adapter.
+
+A per-backend `Driver` plays the container's side of the stdio `open` returned: it writes to
+stdout or stderr (into the fake, or into the FIFOs as a shim would) and ends the output (the
+process exits). The FIFO pump needs no containerd: only its FIFOs and the log file.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from adapters.memory.clock import FakeClock
+from adapters.memory.io import MemoryIO
+from domain.errors import NotFound
+from domain.ids import new_id
+from domain.logformat import MAX_RECORD, Stream, parse_record
+from ports.io import ContainerIO
+from ports.runtime import Stdio
+
+WAIT = 30.0
+TIMESTAMP = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{1,9})?Z")
+Record = tuple[Stream, bool, bytes]
+
+
+class Driver:
+    io: ContainerIO
+
+    async def write(self, container_id: str, stdio: Stdio, stream: Stream, data: bytes) -> None:
+        """Write `data` to the container's `stream` as its process would."""
+        raise NotImplementedError
+
+    async def end(self, container_id: str) -> None:
+        """The process exits: its output ends."""
+
+    async def close(self) -> None:
+        """Release what the driver holds."""
+
+
+class MemoryDriver(Driver):
+    def __init__(self) -> None:
+        self.fake = MemoryIO(FakeClock())
+        self.io = self.fake
+
+    async def write(self, container_id: str, stdio: Stdio, stream: Stream, data: bytes) -> None:
+        self.fake.emit(container_id, stream, data)
+
+
+class FifoDriver(Driver):
+    """Holds the write ends of the FIFOs, as a shim does while the process runs."""
+
+    def __init__(self, state_dir: Path) -> None:
+        from adapters.containerd.io import FifoContainerIO
+
+        self.fifo_io = FifoContainerIO(str(state_dir), WallClock())
+        self.io = self.fifo_io
+        self.fds: dict[str, dict[str, int]] = {}
+
+    async def write(self, container_id: str, stdio: Stdio, stream: Stream, data: bytes) -> None:
+        path = stdio.stdout if stream == Stream.STDOUT else stdio.stderr
+        fds = self.fds.setdefault(container_id, {})
+        if path not in fds:
+            fds[path] = await asyncio.to_thread(os.open, path, os.O_WRONLY | os.O_CLOEXEC)
+        await asyncio.to_thread(_write_all, fds[path], data)
+
+    async def end(self, container_id: str) -> None:
+        for fd in self.fds.pop(container_id, {}).values():
+            os.close(fd)
+
+    async def close(self) -> None:
+        for container_id in list(self.fds):
+            await self.end(container_id)
+        await self.fifo_io.close_all()
+
+
+class WallClock:
+    def now_ns(self) -> int:
+        return time.time_ns()
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
+
+
+@pytest.fixture(params=["memory", "fifo"])
+async def driver(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Driver]:
+    made = MemoryDriver() if request.param == "memory" else FifoDriver(tmp_path / "state")
+    try:
+        yield made
+    finally:
+        await made.close()
+
+
+@pytest.fixture
+def io(driver: Driver) -> ContainerIO:
+    return driver.io
+
+
+def records(log: Path) -> list[Record]:
+    out = []
+    for line in log.read_bytes().splitlines():
+        ts, stream, partial, content = parse_record(line)
+        assert TIMESTAMP.fullmatch(ts), line
+        out.append((stream, partial, content))
+    return out
+
+
+async def wait_for(log: Path, content: bytes) -> None:
+    """Until a record of `content` is in `log` (the pump writes in the background)."""
+    deadline = time.monotonic() + WAIT
+    while not (log.exists() and content in [r[2] for r in records(log)]):
+        assert time.monotonic() < deadline, f"{content!r} never reached {log}"
+        await asyncio.sleep(0.02)
+
+
+async def test_open_gives_stdio_for_the_streams_asked(io: ContainerIO, tmp_path: Path) -> None:
+    plain = await io.open(new_id(), str(tmp_path / "plain.log"), False, False)
+    assert plain.stdout and plain.stderr and not plain.stdin and not plain.terminal
+    assert plain.stdout != plain.stderr
+    cid = new_id()
+    tty = await io.open(cid, str(tmp_path / "tty.log"), True, True)
+    assert tty.stdout and tty.stdin and not tty.stderr and tty.terminal
+    assert await io.open(cid, str(tmp_path / "tty.log"), True, True) == tty  # re-attach
+
+
+async def test_lines_are_logged_in_the_cri_format(
+    driver: Driver, io: ContainerIO, tmp_path: Path
+) -> None:
+    cid, log = new_id(), tmp_path / "app.log"
+    stdio = await io.open(cid, str(log), False, False)
+    await driver.write(cid, stdio, Stream.STDOUT, b"hello\n\nwor")
+    await driver.write(cid, stdio, Stream.STDOUT, b"ld\n")
+    await driver.write(cid, stdio, Stream.STDERR, b"oops\n")
+    await driver.end(cid)
+    await io.close(cid)
+    got = records(log)
+    assert [r for r in got if r[0] == Stream.STDOUT] == [
+        (Stream.STDOUT, False, b"hello"),
+        (Stream.STDOUT, False, b""),
+        (Stream.STDOUT, False, b"world"),
+    ]
+    assert [r for r in got if r[0] == Stream.STDERR] == [(Stream.STDERR, False, b"oops")]
+
+
+async def test_long_lines_are_split_into_partial_records(
+    driver: Driver, io: ContainerIO, tmp_path: Path
+) -> None:
+    cid, log = new_id(), tmp_path / "long.log"
+    stdio = await io.open(cid, str(log), False, False)
+    await driver.write(cid, stdio, Stream.STDOUT, b"y" * 40000 + b"\n" + b"z" * MAX_RECORD)
+    await driver.end(cid)
+    await io.close(cid)
+    assert [(s, p, len(c)) for s, p, c in records(log)] == [
+        (Stream.STDOUT, True, MAX_RECORD),
+        (Stream.STDOUT, True, MAX_RECORD),
+        (Stream.STDOUT, False, 40000 - 2 * MAX_RECORD),
+        (Stream.STDOUT, True, MAX_RECORD),  # a full record's worth, the line not ended yet
+    ]
+
+
+async def test_close_flushes_a_partial_line(
+    driver: Driver, io: ContainerIO, tmp_path: Path
+) -> None:
+    cid, log = new_id(), tmp_path / "tail.log"
+    stdio = await io.open(cid, str(log), False, False)
+    await driver.write(cid, stdio, Stream.STDOUT, b"line\nno newline")
+    await driver.write(cid, stdio, Stream.STDERR, b"err tail")
+    await driver.end(cid)
+    await io.close(cid)
+    assert sorted(records(log)) == [
+        (Stream.STDERR, False, b"err tail"),
+        (Stream.STDOUT, False, b"line"),
+        (Stream.STDOUT, False, b"no newline"),
+    ]
+
+
+async def test_tty_output_is_logged_as_stdout(
+    driver: Driver, io: ContainerIO, tmp_path: Path
+) -> None:
+    cid, log = new_id(), tmp_path / "tty.log"
+    stdio = await io.open(cid, str(log), True, False)
+    await driver.write(cid, stdio, Stream.STDOUT, b"on a tty\n")
+    await driver.end(cid)
+    await io.close(cid)
+    assert records(log) == [(Stream.STDOUT, False, b"on a tty")]
+
+
+async def test_reopen_log_after_rotation(driver: Driver, io: ContainerIO, tmp_path: Path) -> None:
+    cid, log = new_id(), tmp_path / "rotate.log"
+    stdio = await io.open(cid, str(log), False, False)
+    await driver.write(cid, stdio, Stream.STDOUT, b"first\n")
+    await wait_for(log, b"first")
+    rotated = tmp_path / "rotate.log.1"
+    log.rename(rotated)
+    await io.reopen_log(cid)
+    assert log.exists()  # at once: kubelet looks for the new file
+    await driver.write(cid, stdio, Stream.STDOUT, b"second\n")
+    await driver.end(cid)
+    await io.close(cid)
+    assert records(rotated) == [(Stream.STDOUT, False, b"first")]
+    assert records(log) == [(Stream.STDOUT, False, b"second")]
+
+
+async def test_reopen_log_of_an_unknown_container_is_not_found(io: ContainerIO) -> None:
+    with pytest.raises(NotFound):
+        await io.reopen_log(new_id())
+
+
+async def test_close_is_idempotent(driver: Driver, io: ContainerIO, tmp_path: Path) -> None:
+    cid, log = new_id(), tmp_path / "once.log"
+    stdio = await io.open(cid, str(log), False, False)
+    await driver.write(cid, stdio, Stream.STDOUT, b"once\n")
+    await driver.end(cid)
+    await io.close(cid)
+    await io.close(cid)
+    await io.close(new_id())  # never opened
+    with pytest.raises(NotFound):  # closed: nothing left to reopen
+        await io.reopen_log(cid)
+    assert records(log) == [(Stream.STDOUT, False, b"once")]
+
+
+async def test_no_log_path_discards_the_output(
+    driver: Driver, io: ContainerIO, tmp_path: Path
+) -> None:
+    cid = new_id()
+    stdio = await io.open(cid, "", False, False)
+    await driver.write(cid, stdio, Stream.STDOUT, b"nowhere\n")
+    await driver.end(cid)
+    await io.reopen_log(cid)  # nothing to reopen, and no error
+    await io.close(cid)
+    assert list(tmp_path.rglob("*.log")) == []
