@@ -11,8 +11,10 @@ from adapters.host.devices import StatDeviceLookup
 from adapters.host.files import LocalSandboxFiles
 from adapters.host.profiles import FileSecurityProfiles
 from adapters.memory.backend import MemoryBackend
+from adapters.streaming.dial import NetnsDialer, NodeDialer
 from app.settings import Settings
 from domain.services.context import Ports
+from ports.streams import PodDialer
 
 
 async def _nothing() -> None:
@@ -25,11 +27,13 @@ class Backend:
 
     ports: Ports
     close: Callable[[], Awaitable[None]] = field(default=_nothing)
+    # how port-forward reaches a pod's localhost
+    dialer: PodDialer = field(default_factory=NetnsDialer)
 
 
 def memory_backend(settings: Settings) -> Backend:
     """The CRI simulator: every port in memory except the clock and the log files."""
-    return Backend(MemoryBackend(clock=SystemClock()).ports())
+    return Backend(MemoryBackend(clock=SystemClock()).ports(), dialer=NodeDialer())
 
 
 def containerd_backend(settings: Settings) -> Backend:

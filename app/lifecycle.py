@@ -8,6 +8,7 @@ import logging
 import signal
 
 from adapters.cri.server import start_server, stop_server
+from adapters.streaming.server import StreamingServer
 from app.container import Application
 from app.settings import Settings
 from domain.errors import Unavailable
@@ -54,12 +55,16 @@ async def serve(settings: Settings) -> None:
         loop.add_signal_handler(sig, stopping.set)
     watcher = asyncio.create_task(watch_runtime_events(ctx), name="runtime-events")
     if await _recovered(ctx, stopping):
-        server = await start_server(ctx, settings.socket)
-        log.info("hexcri %s serving CRI on %s (%s backend)", ctx.settings.runtime_version,
-                 settings.socket, settings.backend)  # fmt: skip
+        streaming = StreamingServer(ctx, settings.streaming_address, app.backend().dialer)
+        await streaming.start()
+        server = await start_server(ctx, settings.socket, streaming)
+        log.info("hexcri %s serving CRI on %s (%s backend), streaming on %s",
+                 ctx.settings.runtime_version, settings.socket, settings.backend,
+                 streaming.base_url)  # fmt: skip
         await stopping.wait()
         log.info("shutting down")
         await stop_server(server, GRACE_SECONDS)
+        await streaming.stop()
     watcher.cancel()
     with contextlib.suppress(asyncio.CancelledError):
         await watcher

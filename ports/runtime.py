@@ -14,6 +14,7 @@ from domain.model import (
     Image,
     RuntimeContainer,
 )
+from ports.streams import Streams, TerminalSize
 
 
 class Stdio(Frozen):
@@ -67,6 +68,19 @@ class ContainerRuntime(Protocol):
         self, container_id: str, cmd: Sequence[str], timeout: float | None
     ) -> ExecResult:
         """Run `cmd` in the container and collect its output; DeadlineExceeded on timeout."""
+        ...
+
+    async def exec(self, container_id: str, cmd: Sequence[str], streams: Streams) -> int:
+        """Run `cmd` in the container wired to the client's `streams` (stdin to EOF, output,
+        terminal and its resizes); returns the exit code. Cancelling it kills the process."""
+        ...
+
+    async def resize(self, container_id: str, size: TerminalSize) -> None:
+        """Resize the terminal of the container's own process (attach)."""
+        ...
+
+    async def close_stdin(self, container_id: str) -> None:
+        """Close the stdin of the container's own process (attach of a `stdin_once` one)."""
         ...
 
     async def stats(self, container_id: str) -> ContainerStats: ...

@@ -95,3 +95,47 @@ class FifoReader:
 
     def close(self) -> None:
         self._fifo.close()
+
+
+class FifoWriter:
+    """Writes to a FIFO without blocking the event loop.
+
+    Opened read-write, so that opening neither waits for a reader nor fails without one; the
+    reader sees EOF once this (the only writer) is closed.
+    """
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self._loop = asyncio.get_running_loop()
+        self._fd: int | None = os.open(path, os.O_RDWR | os.O_NONBLOCK | os.O_CLOEXEC)
+
+    async def write(self, data: bytes) -> None:
+        view = memoryview(data)
+        while view:
+            if self._fd is None:
+                raise BrokenPipeError(f"{self.path} is closed")
+            try:
+                view = view[os.write(self._fd, view) :]
+            except BlockingIOError:
+                await self._writable()
+
+    async def _writable(self) -> None:
+        fd = self._fd
+        if fd is None:
+            return
+        ready: asyncio.Future[None] = self._loop.create_future()
+
+        def wake() -> None:
+            if not ready.done():
+                ready.set_result(None)
+
+        self._loop.add_writer(fd, wake)
+        try:
+            await ready
+        finally:
+            self._loop.remove_writer(fd)
+
+    def close(self) -> None:
+        fd, self._fd = self._fd, None
+        if fd is not None:
+            os.close(fd)

@@ -8,11 +8,14 @@ import logging
 import os
 import shutil
 
-from adapters.containerd.fifo import Fifo
+from adapters.containerd.fifo import Fifo, FifoWriter
 from domain.errors import NotFound
 from domain.logformat import LineSplitter, Stream, format_record
 from ports.clock import Clock
 from ports.runtime import Stdio
+from ports.streams import Streams
+
+Tap = asyncio.Queue[tuple[Stream, bytes] | None]
 
 log = logging.getLogger(__name__)
 
@@ -33,15 +36,31 @@ class _Pump:
         self._fd: int | None = None
         self._file_lock = asyncio.Lock()
         self._writer = asyncio.create_task(self._write_loop())
+        # attached clients (`FifoContainerIO.attach`) and the writer of the container's stdin
+        self.taps: list[Tap] = []
+        self.stdin: FifoWriter | None = None
+        self._open_fifos = 0
+
+    @property
+    def ended(self) -> bool:
+        return self._open_fifos == 0
 
     def attach(self, path: str, stream: Stream) -> None:
         splitter = self._splitters.setdefault(stream, LineSplitter())
 
         def on_data(data: bytes) -> None:
+            for tap in self.taps:
+                tap.put_nowait((stream, data))
             self._emit(stream, splitter.feed(data))
 
         def on_eof() -> None:
             self._emit(stream, splitter.flush())
+            self._open_fifos -= 1
+            if self.ended:
+                for tap in self.taps:
+                    tap.put_nowait(None)
+
+        self._open_fifos += 1
 
         self.fifos.append(Fifo(path, on_data, on_eof))
 
@@ -88,11 +107,18 @@ class _Pump:
         if fd is not None:
             await asyncio.to_thread(os.close, fd)
 
+    def stop_taps(self) -> None:
+        if self.stdin is not None:
+            self.stdin.close()
+        for tap in self.taps:
+            tap.put_nowait(None)
+
     async def close(self) -> None:
         """Read what the writers left, write it out, stop."""
         await asyncio.gather(*(f.drain(DRAIN_TIMEOUT) for f in self.fifos))
         for fifo in self.fifos:
             fifo.close()
+        self.stop_taps()
         self._closing = True
         self._wake.set()
         await self._writer
@@ -150,6 +176,8 @@ class FifoContainerIO:
             pump.attach(stdio.stdout, Stream.STDOUT)  # tty output logs as stdout
             if not tty:
                 pump.attach(stdio.stderr, Stream.STDERR)
+            if stdin:  # held open for the container's life, as containerd's CRI does
+                pump.stdin = FifoWriter(stdio.stdin)
         except BaseException:
             await pump.close()
             raise
@@ -161,6 +189,27 @@ class FifoContainerIO:
         if pump is None:
             raise NotFound(f"container {container_id} has no open log")
         await pump.reopen()
+
+    async def attach(self, container_id: str, streams: Streams) -> None:
+        pump = self._pumps.get(container_id)
+        if pump is None:
+            raise NotFound(f"container {container_id} has no open stdio")
+        if pump.ended:
+            return
+        tap: Tap = asyncio.Queue()
+        pump.taps.append(tap)
+        feeding = asyncio.ensure_future(_feed(pump.stdin, streams))
+        try:
+            while (item := await tap.get()) is not None:
+                stream, data = item
+                write = streams.stdout if stream == Stream.STDOUT else streams.stderr
+                if write is not None:
+                    await write(data)
+        finally:
+            pump.taps.remove(tap)
+            feeding.cancel()
+            with contextlib.suppress(asyncio.CancelledError, OSError):
+                await feeding
 
     async def close(self, container_id: str) -> None:
         pump = self._pumps.pop(container_id, None)
@@ -175,6 +224,16 @@ class FifoContainerIO:
         for pump in pumps.values():
             for fifo in pump.fifos:
                 fifo.close()
+            pump.stop_taps()
             pump._closing = True
             pump._wake.set()
         await asyncio.gather(*(p._writer for p in pumps.values()), return_exceptions=True)
+
+
+async def _feed(stdin: FifoWriter | None, streams: Streams) -> None:
+    """The client's stdin into the container's (a container without stdin ignores it)."""
+    if streams.stdin is None:
+        return
+    async for chunk in streams.stdin:
+        if stdin is not None:
+            await stdin.write(chunk)

@@ -13,13 +13,14 @@ import shutil
 import signal as signals
 import stat
 from collections.abc import Awaitable, Callable, Sequence
+from functools import partial
 from typing import Any
 
 from google.protobuf import any_pb2, empty_pb2, field_mask_pb2
 
 from adapters.containerd import api
 from adapters.containerd.client import ContainerdClient
-from adapters.containerd.fifo import FifoReader
+from adapters.containerd.fifo import Fifo, FifoReader, FifoWriter
 from domain.errors import (
     AlreadyExists,
     DeadlineExceeded,
@@ -38,6 +39,7 @@ from domain.model import (
 )
 from domain.spec import apply, with_resolved_user
 from ports.runtime import CreateRequest, Stdio
+from ports.streams import Streams, TerminalSize
 
 log = logging.getLogger(__name__)
 
@@ -328,6 +330,123 @@ class ContainerdRuntime:
                 )
             await asyncio.to_thread(shutil.rmtree, workdir, True)
 
+    async def _process_spec(self, container_id: str, cmd: Sequence[str], tty: bool) -> Any:
+        got = await self._client.containers.Get(api.containers.GetContainerRequest(id=container_id))
+        spec = json.loads(got.container.spec.value or b"{}")
+        process = dict(spec.get("process") or {})
+        process["args"] = builtins.list(cmd)
+        process["terminal"] = tty
+        process.pop("consoleSize", None)
+        return process
+
+    async def exec(self, container_id: str, cmd: Sequence[str], streams: Streams) -> int:
+        """An exec with FIFOs for the streams the client has (a terminal has no stderr):
+        the client's stdin goes to the stdin FIFO, its EOF is CloseIO; resizes are
+        ResizePty; the exit code comes from Wait once the output is drained."""
+        c = self._client
+        tty = streams.tty
+        process = await self._process_spec(container_id, cmd, tty)
+        exec_id = secrets.token_hex(8)
+        workdir = os.path.join(self._state_dir, "exec", exec_id)
+        wanted = {
+            "stdin": streams.stdin is not None,
+            "stdout": streams.stdout is not None,
+            "stderr": streams.stderr is not None and not tty,
+        }
+        names = [n for n, on in wanted.items() if on]
+        await asyncio.to_thread(_make_fifos, workdir, names)
+        paths = {n: os.path.join(workdir, n) if on else "" for n, on in wanted.items()}
+        outputs = _ExecOutput(paths["stdout"], streams.stdout, paths["stderr"], streams.stderr)
+        stdin = FifoWriter(paths["stdin"]) if paths["stdin"] else None
+        helpers: builtins.list[asyncio.Future[None]] = []
+        created = exited = False
+        try:
+            await c.tasks.Exec(
+                api.tasks.ExecProcessRequest(
+                    container_id=container_id,
+                    exec_id=exec_id,
+                    stdin=paths["stdin"],
+                    stdout=paths["stdout"],
+                    stderr=paths["stderr"],
+                    terminal=tty,
+                    spec=_any(PROCESS_TYPE, process),
+                )
+            )
+            created = True
+            waiting = asyncio.ensure_future(
+                c.tasks.Wait(api.tasks.WaitRequest(container_id=container_id, exec_id=exec_id))
+            )
+            helpers.append(waiting)
+            await c.tasks.Start(api.tasks.StartRequest(container_id=container_id, exec_id=exec_id))
+            if stdin is not None and streams.stdin is not None:
+                helpers.append(
+                    asyncio.ensure_future(self._copy_stdin(container_id, exec_id, streams, stdin))
+                )
+            if tty and streams.resize is not None:
+                helpers.append(
+                    asyncio.ensure_future(self._resize_all(container_id, exec_id, streams))
+                )
+            reply = await asyncio.shield(waiting)
+            exited = True
+            await outputs.drain(EXEC_DRAIN)
+            return int(reply.exit_status)
+        finally:
+            for helper in helpers:
+                helper.cancel()
+            await asyncio.gather(*helpers, return_exceptions=True)
+            outputs.close()
+            if stdin is not None:
+                stdin.close()
+            if created:
+                await asyncio.shield(self._end_exec(container_id, exec_id, exited))
+            await asyncio.to_thread(shutil.rmtree, workdir, True)
+
+    async def _end_exec(self, container_id: str, exec_id: str, exited: bool) -> None:
+        if not exited:  # the client went away: the process goes too
+            with contextlib.suppress(HexcriError):
+                await self._kill_and_wait(container_id, exec_id)
+        await _ignore_not_found(
+            self._client.tasks.DeleteProcess(
+                api.tasks.DeleteProcessRequest(container_id=container_id, exec_id=exec_id)
+            )
+        )
+
+    async def _copy_stdin(
+        self, container_id: str, exec_id: str, streams: Streams, stdin: FifoWriter
+    ) -> None:
+        assert streams.stdin is not None
+        async for chunk in streams.stdin:
+            await stdin.write(chunk)
+        stdin.close()
+        await _ignore_not_found(
+            self._client.tasks.CloseIO(
+                api.tasks.CloseIORequest(container_id=container_id, exec_id=exec_id, stdin=True)
+            )
+        )
+
+    async def _resize_all(self, container_id: str, exec_id: str, streams: Streams) -> None:
+        assert streams.resize is not None
+        async for size in streams.resize:
+            await self._resize(container_id, exec_id, size)
+
+    async def _resize(self, container_id: str, exec_id: str, size: TerminalSize) -> None:
+        await self._client.tasks.ResizePty(
+            api.tasks.ResizePtyRequest(
+                container_id=container_id,
+                exec_id=exec_id,
+                width=max(0, size.width),
+                height=max(0, size.height),
+            )
+        )
+
+    async def resize(self, container_id: str, size: TerminalSize) -> None:
+        await self._resize(container_id, "", size)
+
+    async def close_stdin(self, container_id: str) -> None:
+        await self._client.tasks.CloseIO(
+            api.tasks.CloseIORequest(container_id=container_id, stdin=True)
+        )
+
     async def stats(self, container_id: str) -> ContainerStats:
         c = self._client
         metrics: Any
@@ -397,6 +516,42 @@ class ContainerdRuntime:
         except Unavailable:
             return False
         return True
+
+
+class _ExecOutput:
+    """An exec's stdout/stderr FIFOs, forwarded in order to the client's writers."""
+
+    def __init__(
+        self,
+        stdout: str,
+        write_out: Callable[[bytes], Awaitable[None]] | None,
+        stderr: str,
+        write_err: Callable[[bytes], Awaitable[None]] | None,
+    ) -> None:
+        self._fifos: builtins.list[Fifo] = []
+        self._forwarders: builtins.list[asyncio.Task[None]] = []
+        for path, write in ((stdout, write_out), (stderr, write_err)):
+            if path and write is not None:
+                queue: asyncio.Queue[bytes] = asyncio.Queue()
+                self._fifos.append(Fifo(path, queue.put_nowait, partial(queue.put_nowait, b"")))
+                self._forwarders.append(asyncio.create_task(_forward(queue, write)))
+
+    async def drain(self, timeout: float) -> None:
+        await asyncio.gather(*(f.drain(timeout) for f in self._fifos))
+        for fifo in self._fifos:
+            fifo.close()
+        await asyncio.gather(*self._forwarders)
+
+    def close(self) -> None:
+        for fifo in self._fifos:
+            fifo.close()
+        for task in self._forwarders:
+            task.cancel()
+
+
+async def _forward(queue: asyncio.Queue[bytes], write: Callable[[bytes], Awaitable[None]]) -> None:
+    while chunk := await queue.get():
+        await write(chunk)
 
 
 def _decode_metrics(data: any_pb2.Any) -> tuple[int, int, int]:

@@ -12,6 +12,7 @@ from cri_api.v1 import api_pb2_grpc as cri_grpc
 
 from adapters.cri.servicer import ImageServicer, RuntimeServicer
 from domain.services.context import Context
+from ports.streams import StreamingUrls
 
 MAX_MESSAGE_BYTES = 16 * 1024 * 1024  # kubelet's limit for CRI messages
 SOCKET_MODE = 0o660
@@ -33,8 +34,11 @@ def _prepare_socket(path: str) -> None:
     os.unlink(path)
 
 
-async def start_server(ctx: Context, socket_path: str) -> grpc.aio.Server:
-    """Serve RuntimeService and ImageService for `ctx` on `unix://socket_path`."""
+async def start_server(
+    ctx: Context, socket_path: str, streaming: StreamingUrls | None = None
+) -> grpc.aio.Server:
+    """Serve RuntimeService and ImageService for `ctx` on `unix://socket_path`; Exec, Attach
+    and PortForward hand out URLs of `streaming` (Unimplemented without it)."""
     _prepare_socket(socket_path)
     server = grpc.aio.server(
         options=[
@@ -42,7 +46,7 @@ async def start_server(ctx: Context, socket_path: str) -> grpc.aio.Server:
             ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
         ]
     )
-    cri_grpc.add_RuntimeServiceServicer_to_server(RuntimeServicer(ctx), server)  # type: ignore[no-untyped-call]
+    cri_grpc.add_RuntimeServiceServicer_to_server(RuntimeServicer(ctx, streaming), server)  # type: ignore[no-untyped-call]
     cri_grpc.add_ImageServiceServicer_to_server(ImageServicer(ctx), server)  # type: ignore[no-untyped-call]
     server.add_insecure_port(f"unix://{socket_path}")
     await server.start()

@@ -28,6 +28,7 @@ from domain.services import (
     container_remove,
     container_start,
     container_stop,
+    container_stream,
     container_update,
     image_pull,
     image_query,
@@ -39,20 +40,20 @@ from domain.services import (
     sandbox_stop,
 )
 from domain.services.context import Context
+from ports.streams import StreamingUrls
 
 Ctx: TypeAlias = grpc.aio.ServicerContext[Any, Any]
 
-NO_STREAMING = (
-    "{rpc} needs the CRI streaming server, which is not available in this build of hexcri"
-)
+NO_STREAMING = "{rpc} needs the CRI streaming server, which this server was started without"
 NO_CHECKPOINT = "CheckpointContainer: checkpointing is not available in this build of hexcri"
 
 
 class RuntimeServicer(cri_grpc.RuntimeServiceServicer):
     """runtime.v1.RuntimeService over a domain `Context`."""
 
-    def __init__(self, ctx: Context) -> None:
+    def __init__(self, ctx: Context, streaming: StreamingUrls | None = None) -> None:
         self.ctx = ctx
+        self._streaming = streaming
         self._listed_containers: MessageCache[cri.Container] = MessageCache()
         self._listed_sandboxes: MessageCache[cri.PodSandbox] = MessageCache()
 
@@ -266,19 +267,48 @@ class RuntimeServicer(cri_grpc.RuntimeServiceServicer):
             stdout=result.stdout, stderr=result.stderr, exit_code=result.exit_code
         )
 
+    def _urls(self, rpc: str) -> StreamingUrls:
+        if self._streaming is None:
+            raise Unimplemented(NO_STREAMING.format(rpc=rpc))
+        return self._streaming
+
     @unary
     async def Exec(self, request: cri.ExecRequest, context: Ctx) -> cri.ExecResponse:
-        raise Unimplemented(NO_STREAMING.format(rpc="Exec"))
+        """A URL of the streaming server where the client runs the command interactively."""
+        urls = self._urls("Exec")
+        prepared = container_stream.prepare_exec(
+            self.ctx,
+            request.container_id,
+            list(request.cmd),
+            tty=request.tty,
+            stdin=request.stdin,
+            stdout=request.stdout,
+            stderr=request.stderr,
+        )
+        return cri.ExecResponse(url=urls.url_for(prepared))
 
     @unary
     async def Attach(self, request: cri.AttachRequest, context: Ctx) -> cri.AttachResponse:
-        raise Unimplemented(NO_STREAMING.format(rpc="Attach"))
+        urls = self._urls("Attach")
+        prepared = container_stream.prepare_attach(
+            self.ctx,
+            request.container_id,
+            tty=request.tty,
+            stdin=request.stdin,
+            stdout=request.stdout,
+            stderr=request.stderr,
+        )
+        return cri.AttachResponse(url=urls.url_for(prepared))
 
     @unary
     async def PortForward(
         self, request: cri.PortForwardRequest, context: Ctx
     ) -> cri.PortForwardResponse:
-        raise Unimplemented(NO_STREAMING.format(rpc="PortForward"))
+        urls = self._urls("PortForward")
+        prepared = container_stream.prepare_port_forward(
+            self.ctx, request.pod_sandbox_id, list(request.port)
+        )
+        return cri.PortForwardResponse(url=urls.url_for(prepared))
 
     @unary
     async def CheckpointContainer(

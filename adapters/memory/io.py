@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import os
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import BinaryIO
 
@@ -10,6 +13,7 @@ from domain.errors import NotFound
 from domain.logformat import LineSplitter, Stream, format_record
 from ports.clock import Clock
 from ports.runtime import Stdio
+from ports.streams import Streams
 
 
 @dataclass
@@ -18,6 +22,10 @@ class _Pipe:
     tty: bool
     file: BinaryIO | None = None
     splitters: dict[Stream, LineSplitter] = field(default_factory=dict)
+    # attached clients: output goes to each queue too (None: the output ended)
+    taps: list[asyncio.Queue[tuple[Stream, bytes] | None]] = field(default_factory=list)
+    stdin: asyncio.Queue[bytes] = field(default_factory=asyncio.Queue)
+    ended: bool = False
 
 
 class MemoryIO:
@@ -52,6 +60,8 @@ class MemoryIO:
             return
         if pipe.tty:
             stream = Stream.STDOUT
+        for tap in pipe.taps:
+            tap.put_nowait((stream, data))
         splitter = pipe.splitters.setdefault(stream, LineSplitter())
         self._write(pipe, stream, splitter.feed(data))
 
@@ -69,10 +79,62 @@ class MemoryIO:
             pipe.file.close()
         self._open_file(pipe)
 
+    def end_output(self, container_id: str) -> None:
+        """The container's process ended: attached clients see the end of its output."""
+        pipe = self._pipes.get(container_id)
+        if pipe is None:
+            return
+        pipe.ended = True
+        for tap in pipe.taps:
+            tap.put_nowait(None)
+
+    async def read_stdin(self, container_id: str) -> AsyncIterator[bytes]:
+        """What attached clients write to the container's stdin (for the fake runtime)."""
+        pipe = self._pipes.get(container_id)
+        if pipe is None:
+            return
+        while chunk := await pipe.stdin.get():
+            yield chunk
+
+    def close_stdin(self, container_id: str) -> None:
+        """The container's stdin reaches EOF (after what was written)."""
+        pipe = self._pipes.get(container_id)
+        if pipe is not None:
+            pipe.stdin.put_nowait(b"")
+
+    async def attach(self, container_id: str, streams: Streams) -> None:
+        pipe = self._pipes.get(container_id)
+        if pipe is None:
+            raise NotFound(f"container {container_id} has no open stdio")
+        if pipe.ended:
+            return
+        tap: asyncio.Queue[tuple[Stream, bytes] | None] = asyncio.Queue()
+        pipe.taps.append(tap)
+        feeding = asyncio.ensure_future(self._feed(pipe, streams))
+        try:
+            while (item := await tap.get()) is not None:
+                stream, data = item
+                write = streams.stdout if stream == Stream.STDOUT else streams.stderr
+                if write is not None:
+                    await write(data)
+        finally:
+            pipe.taps.remove(tap)
+            feeding.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await feeding
+
+    @staticmethod
+    async def _feed(pipe: _Pipe, streams: Streams) -> None:
+        if streams.stdin is not None:
+            async for chunk in streams.stdin:
+                pipe.stdin.put_nowait(chunk)
+
     async def close(self, container_id: str) -> None:
         pipe = self._pipes.pop(container_id, None)
         if pipe is None:
             return
+        for tap in pipe.taps:
+            tap.put_nowait(None)
         for stream, splitter in pipe.splitters.items():
             self._write(pipe, stream, splitter.flush())
         if pipe.file is not None:

@@ -1,9 +1,11 @@
 """A container runtime in memory whose processes run a tiny shell language on asyncio.
 
 Programs: `echo WORDS` (`>&2` writes to stderr), `true`, `false`, `exit N`, `sleep SECONDS`,
-`sh -c "a; b; ..."` of those; anything else runs until it is killed, like a server or the
-pause process. As the container's init, those shell programs have no signal handlers, so
-they ignore every signal but SIGKILL (as PID 1 does); other programs exit on fatal signals.
+`cat` (stdin to stdout until EOF), `stty size` (the terminal's rows and columns),
+`sh -c "a; b; ..."` of those, and `sh` reading such lines from stdin; anything else runs
+until it is killed, like a server or the pause process. As the container's init, those shell
+programs have no signal handlers, so they ignore every signal but SIGKILL (as PID 1 does);
+other programs exit on fatal signals.
 Tasks go CREATED → RUNNING → STOPPED → (reaped) ABSENT, and each call refuses the states
 containerd refuses, with the same domain errors.
 Tests drive exits with `exit_container` and OOM kills with `oom_kill`.
@@ -13,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import builtins
+import contextlib
 import itertools
 import shlex
 from collections.abc import AsyncIterator, Callable, Sequence
@@ -32,12 +35,21 @@ from domain.model import (
 )
 from ports.clock import Clock
 from ports.runtime import CreateRequest
+from ports.streams import Streams, TerminalSize
 
 FATAL_SIGNALS = frozenset({1, 2, 3, 9, 15})
 SIGKILL = 9
-SHELL_PROGRAMS = frozenset({"sh", "echo", "true", "false", "exit", "sleep"})
+SHELL_PROGRAMS = frozenset({"sh", "echo", "true", "false", "exit", "sleep", "cat", "stty"})
 STDERR_REDIRECTS = frozenset({">&2", "1>&2"})
 Emit = Callable[[tuple[Stream, bytes]], None]
+
+
+@dataclass
+class _Stdio:
+    """What a process reads: its stdin (None: /dev/null) and its terminal, if it has one."""
+
+    stdin: AsyncIterator[bytes] | None = None
+    terminal: TerminalSize | None = None
 
 
 class _Exit(Exception):
@@ -56,6 +68,7 @@ class _Task:
     resources: dict[str, Any] | None = None
     runner: asyncio.Task[None] | None = None
     output: list[tuple[Stream, bytes]] = field(default_factory=list)
+    stdio: _Stdio = field(default_factory=_Stdio)
 
 
 class MemoryRuntime:
@@ -135,6 +148,52 @@ class MemoryRuntime:
             stderr=b"".join(d for s, d in out if s == Stream.STDERR),
             exit_code=code,
         )
+
+    async def exec(self, container_id: str, cmd: Sequence[str], streams: Streams) -> int:
+        task = self._with_task(container_id)
+        if task.status == TaskStatus.STOPPED:
+            raise Internal("cannot exec in a stopped state")
+        output: asyncio.Queue[tuple[Stream, bytes] | None] = asyncio.Queue()
+        stdio = _Stdio(
+            stdin=streams.stdin, terminal=TerminalSize(width=0, height=0) if streams.tty else None
+        )
+
+        async def resize() -> None:
+            if streams.resize is not None:
+                async for size in streams.resize:
+                    stdio.terminal = size
+
+        async def forward() -> None:
+            while (item := await output.get()) is not None:
+                stream, data = item
+                if streams.tty:
+                    stream = Stream.STDOUT
+                write = streams.stdout if stream == Stream.STDOUT else streams.stderr
+                if write is not None:
+                    await write(data)
+
+        resizing = asyncio.ensure_future(resize())
+        forwarding = asyncio.ensure_future(forward())
+        try:
+            code = await self._interpret(builtins.list(cmd), output.put_nowait, stdio)
+            output.put_nowait(None)
+            await forwarding
+            return code
+        finally:
+            for helper in (resizing, forwarding):
+                helper.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await helper
+
+    async def resize(self, container_id: str, size: TerminalSize) -> None:
+        task = self._with_task(container_id)
+        if task.stdio.terminal is None:
+            raise Internal(f"container {container_id} has no terminal")
+        task.stdio.terminal = size
+
+    async def close_stdin(self, container_id: str) -> None:
+        self._with_task(container_id)
+        self._io.close_stdin(container_id)
 
     async def stats(self, container_id: str) -> ContainerStats:
         task = self._with_task(container_id)
@@ -223,6 +282,7 @@ class MemoryRuntime:
         task.status = TaskStatus.STOPPED
         task.exit_code = code
         task.exited_at = self._clock.now_ns()
+        self._io.end_output(container_id)
         if task.runner is not None and task.runner is not asyncio.current_task():
             task.runner.cancel()
         self._broadcast(
@@ -235,31 +295,55 @@ class MemoryRuntime:
         def emit(item: tuple[Stream, bytes]) -> None:
             self._io.emit(container_id, *item)
 
+        task = self._get(container_id)
+        stdio = task.request.stdio
+        task.stdio = _Stdio(
+            stdin=self._io.read_stdin(container_id) if stdio.stdin else None,
+            terminal=TerminalSize(width=0, height=0) if stdio.terminal else None,
+        )
         try:
-            code = await self._interpret(args, emit)
+            code = await self._interpret(args, emit, task.stdio)
         except asyncio.CancelledError:
             return  # killed or deleted: the exit is already recorded
         await asyncio.sleep(0)  # let the start reply be recorded before the exit
         self._finish(container_id, code)
 
-    async def _interpret(self, args: builtins.list[str], emit: Emit) -> int:
+    async def _interpret(
+        self, args: builtins.list[str], emit: Emit, stdio: _Stdio | None = None
+    ) -> int:
         """Run `args`; returns the exit code (runs forever for unknown programs)."""
         try:
-            return await self._words(args, emit)
+            return await self._words(args, emit, stdio or _Stdio())
         except _Exit as done:
             return done.code
 
-    async def _words(self, args: builtins.list[str], emit: Emit) -> int:
+    async def _line(self, line: str, emit: Emit, stdio: _Stdio) -> int:
+        code = 0
+        for part in line.replace("&&", ";").split(";"):
+            words = shlex.split(part)
+            if words:
+                code = await self._words(words, emit, stdio)
+        return code
+
+    async def _words(self, args: builtins.list[str], emit: Emit, stdio: _Stdio) -> int:
         if not args:
             return 0
         program = args[0].rsplit("/", 1)[-1]
         if program == "sh" and len(args) >= 3 and args[1] == "-c":
-            code = 0
-            for line in args[2].replace("&&", ";").split(";"):
-                words = shlex.split(line)
-                if words:
-                    code = await self._words(words, emit)
-            return code
+            return await self._line(args[2], emit, stdio)
+        if program == "sh" and len(args) == 1:
+            return await self._shell(emit, stdio)
+        if program == "cat" and len(args) == 1:
+            if stdio.stdin is not None:
+                async for chunk in stdio.stdin:
+                    emit((Stream.STDOUT, chunk))
+            return 0
+        if program == "stty" and args[1:] == ["size"]:
+            if stdio.terminal is None:
+                emit((Stream.STDERR, b"stty: standard input: Not a tty\n"))
+                return 1
+            emit((Stream.STDOUT, f"{stdio.terminal.height} {stdio.terminal.width}\n".encode()))
+            return 0
         if program == "echo":
             words = [w for w in args[1:] if w not in STDERR_REDIRECTS]
             stream = Stream.STDERR if len(words) < len(args) - 1 else Stream.STDOUT
@@ -276,6 +360,20 @@ class MemoryRuntime:
             return 0
         await asyncio.Event().wait()
         return 0
+
+    async def _shell(self, emit: Emit, stdio: _Stdio) -> int:
+        """`sh` with no command: run the lines read from stdin until EOF or `exit`."""
+        code, pending = 0, b""
+        if stdio.stdin is None:
+            return 0
+        async for chunk in stdio.stdin:
+            if stdio.terminal is not None:
+                emit((Stream.STDOUT, chunk.replace(b"\n", b"\r\n")))  # the terminal echoes
+            pending += chunk
+            while b"\n" in pending:
+                line, pending = pending.split(b"\n", 1)
+                code = await self._line(line.decode(errors="replace"), emit, stdio)
+        return code
 
 
 def _is_shell(task: _Task) -> bool:

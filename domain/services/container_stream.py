@@ -1,0 +1,158 @@
+"""Exec, Attach and PortForward: validate the CRI request (it becomes a URL of the streaming
+server), then serve it when the client connects to that URL."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Sequence
+
+from domain.errors import FailedPrecondition, InvalidArgument
+from domain.model import Container, ContainerState, Sandbox, SandboxState
+from domain.services.context import Context
+from ports.runtime import ContainerRuntime
+from ports.streams import (
+    AttachRequest,
+    Connection,
+    ExecRequest,
+    PodDialer,
+    PortForwardRequest,
+    Streams,
+    TerminalSize,
+)
+
+MAX_PORT = 65535
+
+
+def _running(ctx: Context, container_id: str) -> Container:
+    container = ctx.containers.get(container_id)
+    if container.state != ContainerState.RUNNING:
+        raise FailedPrecondition(
+            f"container {container.id} is in {container.state.name} state, not RUNNING"
+        )
+    return container
+
+
+def _check_streams(tty: bool, stdin: bool, stdout: bool, stderr: bool) -> None:
+    """As kubelet: some stream must be asked for; a terminal has no separate stderr."""
+    if not (stdin or stdout or stderr):
+        raise InvalidArgument("one of stdin, stdout, or stderr must be set")
+    if tty and stderr:
+        raise InvalidArgument("tty and stderr cannot both be true")
+
+
+def prepare_exec(
+    ctx: Context,
+    container_id: str,
+    cmd: Sequence[str],
+    *,
+    tty: bool = False,
+    stdin: bool = False,
+    stdout: bool = False,
+    stderr: bool = False,
+) -> ExecRequest:
+    if not cmd:
+        raise InvalidArgument("exec command must not be empty")
+    _check_streams(tty, stdin, stdout, stderr)
+    container = _running(ctx, container_id)
+    return ExecRequest(
+        container_id=container.id,
+        cmd=tuple(cmd),
+        tty=tty,
+        stdin=stdin,
+        stdout=stdout,
+        stderr=stderr,
+    )
+
+
+def prepare_attach(
+    ctx: Context,
+    container_id: str,
+    *,
+    tty: bool = False,
+    stdin: bool = False,
+    stdout: bool = False,
+    stderr: bool = False,
+) -> AttachRequest:
+    _check_streams(tty, stdin, stdout, stderr)
+    container = _running(ctx, container_id)
+    return AttachRequest(
+        container_id=container.id, tty=tty, stdin=stdin, stdout=stdout, stderr=stderr
+    )
+
+
+def _ready(ctx: Context, sandbox_id: str) -> Sandbox:
+    sandbox = ctx.sandboxes.get(sandbox_id)
+    if sandbox.state != SandboxState.READY:
+        raise FailedPrecondition(f"sandbox {sandbox.id} is not ready")
+    return sandbox
+
+
+def prepare_port_forward(
+    ctx: Context, sandbox_id: str, ports: Sequence[int] = ()
+) -> PortForwardRequest:
+    for port in ports:
+        if not 0 < port <= MAX_PORT:
+            raise InvalidArgument(f"invalid port {port}")
+    sandbox = _ready(ctx, sandbox_id)
+    return PortForwardRequest(sandbox_id=sandbox.id, ports=tuple(ports))
+
+
+async def exec_streaming(ctx: Context, request: ExecRequest, streams: Streams) -> int:
+    """Run the exec of `request` wired to the client's streams; returns its exit code."""
+    container = _running(ctx, request.container_id)
+    return await ctx.ports.runtime.exec(container.id, request.cmd, streams)
+
+
+async def attach(ctx: Context, request: AttachRequest, streams: Streams) -> None:
+    """Attach the client's streams to the container's own process until its output ends.
+
+    The client's stdin EOF closes the container's stdin only for a `stdin_once` container;
+    output of a terminal container is one stream (no stderr)."""
+    container = _running(ctx, request.container_id)
+    runtime = ctx.ports.runtime
+    stdin = streams.stdin if container.config.stdin else None
+    if stdin is not None and container.config.stdin_once:
+        stdin = _then_close(stdin, runtime, container.id)
+    wired = Streams(
+        stdin=stdin,
+        stdout=streams.stdout,
+        stderr=None if container.config.tty else streams.stderr,
+        tty=container.config.tty,
+    )
+    resizing = None
+    if streams.resize is not None and container.config.tty:
+        resizing = asyncio.ensure_future(_resize_all(runtime, container.id, streams.resize))
+    try:
+        await ctx.ports.io.attach(container.id, wired)
+    finally:
+        if resizing is not None:
+            resizing.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await resizing
+
+
+async def _then_close(
+    chunks: AsyncIterator[bytes], runtime: ContainerRuntime, container_id: str
+) -> AsyncIterator[bytes]:
+    async for chunk in chunks:
+        yield chunk
+    await runtime.close_stdin(container_id)
+
+
+async def _resize_all(
+    runtime: ContainerRuntime, container_id: str, sizes: AsyncIterator[TerminalSize]
+) -> None:
+    async for size in sizes:
+        await runtime.resize(container_id, size)
+
+
+async def dial_pod_port(
+    ctx: Context, dialer: PodDialer, request: PortForwardRequest, port: int
+) -> Connection:
+    """A connection to `port` on the pod's localhost (the node's, for a host-network pod)."""
+    if not 0 < port <= MAX_PORT:
+        raise InvalidArgument(f"invalid port {port}")
+    sandbox = _ready(ctx, request.sandbox_id)
+    netns = "" if sandbox.config.host_network else sandbox.netns_path
+    return await dialer.dial(netns, port)
