@@ -348,11 +348,9 @@ class ContainerdRuntime:
         process = await self._process_spec(container_id, cmd, tty)
         exec_id = secrets.token_hex(8)
         workdir = os.path.join(self._state_dir, "exec", exec_id)
-        wanted = {
-            "stdin": streams.stdin is not None,
-            "stdout": streams.stdout is not None,
-            "stderr": streams.stderr is not None and not tty,
-        }
+        # the shim wants both outputs of a process without a terminal (what the client did
+        # not ask for is read and dropped)
+        wanted = {"stdin": streams.stdin is not None, "stdout": True, "stderr": not tty}
         names = [n for n, on in wanted.items() if on]
         await asyncio.to_thread(_make_fifos, workdir, names)
         paths = {n: os.path.join(workdir, n) if on else "" for n, on in wanted.items()}
@@ -530,8 +528,8 @@ class _ExecOutput:
     ) -> None:
         self._fifos: builtins.list[Fifo] = []
         self._forwarders: builtins.list[asyncio.Task[None]] = []
-        for path, write in ((stdout, write_out), (stderr, write_err)):
-            if path and write is not None:
+        for path, write in ((stdout, write_out or _drop), (stderr, write_err or _drop)):
+            if path:
                 queue: asyncio.Queue[bytes] = asyncio.Queue()
                 self._fifos.append(Fifo(path, queue.put_nowait, partial(queue.put_nowait, b"")))
                 self._forwarders.append(asyncio.create_task(_forward(queue, write)))
@@ -547,6 +545,10 @@ class _ExecOutput:
             fifo.close()
         for task in self._forwarders:
             task.cancel()
+
+
+async def _drop(data: bytes) -> None:
+    return None
 
 
 async def _forward(queue: asyncio.Queue[bytes], write: Callable[[bytes], Awaitable[None]]) -> None:

@@ -92,7 +92,9 @@ def status(protocol: str, error: BaseException | None) -> bytes:
             details={"causes": [{"message": str(error)}]},
             code=500,
         )
-    return json.dumps(body, separators=(",", ":")).encode()
+    text = json.dumps(body, separators=(",", ":"))
+    # byte for byte as Go's encoding/json writes it (kubelet's server): HTML-safe escapes
+    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026").encode()
 
 
 async def chunks(channel: Channel) -> AsyncIterator[bytes]:

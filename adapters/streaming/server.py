@@ -126,6 +126,13 @@ class StreamingServer:
         if request is None or not isinstance(request, ROUTES[parts[0]]):
             await self._refuse(writer, 404, "unknown or expired stream token\n")
             return
+        if req.has_token("upgrade", "websocket"):
+            await self._refuse(
+                writer,
+                400,
+                "unable to upgrade: WebSocket streaming is not supported, use SPDY/3.1\n",
+            )
+            return
         if not (req.has_token("connection", "upgrade") and req.has_token("upgrade", "spdy/3.1")):
             await self._refuse(
                 writer, 400, "unable to upgrade: missing upgrade headers in request\n"

@@ -206,3 +206,23 @@ async def test_the_cri_rpcs_hand_out_urls(ctx: Context, server: StreamingServer)
             assert missing.value.code() == grpc.StatusCode.NOT_FOUND
     finally:
         await stop_server(grpc_server, 1.0)
+
+
+async def test_websocket_is_refused_with_a_clear_message(
+    ctx: Context, server: StreamingServer
+) -> None:
+    cid = await running(ctx, command=("sleep", "1000"))
+    url = exec_url(server, ctx, cid, ["true"], stdout=True)
+    reader, writer = await asyncio.open_connection(
+        "127.0.0.1", int(url.split(":")[2].split("/")[0])
+    )
+    path = "/" + url.split("/", 3)[3]
+    writer.write(
+        f"GET {path} HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n"
+        "Sec-WebSocket-Protocol: v5.channel.k8s.io\r\nSec-WebSocket-Version: 13\r\n"
+        "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n".encode()
+    )
+    answer = await reader.read()
+    writer.close()
+    assert answer.startswith(b"HTTP/1.1 400 ")
+    assert b"WebSocket streaming is not supported" in answer
