@@ -46,6 +46,9 @@ Ctx: TypeAlias = grpc.aio.ServicerContext[Any, Any]
 
 NO_STREAMING = "{rpc} needs the CRI streaming server, which this server was started without"
 NO_CHECKPOINT = "CheckpointContainer: checkpointing is not available in this build of hexcri"
+NO_METRICS = (
+    "{rpc}: hexcri serves no CRI metrics (as containerd 1.6); kubelet reads them from cAdvisor"
+)
 
 
 class RuntimeServicer(cri_grpc.RuntimeServiceServicer):
@@ -377,13 +380,14 @@ class RuntimeServicer(cri_grpc.RuntimeServiceServicer):
     async def ListMetricDescriptors(
         self, request: cri.ListMetricDescriptorsRequest, context: Ctx
     ) -> cri.ListMetricDescriptorsResponse:
-        return cri.ListMetricDescriptorsResponse()
+        """Unimplemented, not an empty list: an empty answer would claim CRI metrics support."""
+        raise Unimplemented(NO_METRICS.format(rpc="ListMetricDescriptors"))
 
     @unary
     async def ListPodSandboxMetrics(
         self, request: cri.ListPodSandboxMetricsRequest, context: Ctx
     ) -> cri.ListPodSandboxMetricsResponse:
-        return cri.ListPodSandboxMetricsResponse()
+        raise Unimplemented(NO_METRICS.format(rpc="ListPodSandboxMetrics"))
 
 
 class ImageServicer(cri_grpc.ImageServiceServicer):

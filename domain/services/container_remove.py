@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from domain.errors import NotFound
 from domain.model import ContainerEventType
 from domain.services.container_create import reserved_name
 from domain.services.container_stop import stop_container
@@ -10,9 +9,8 @@ from domain.services.context import Context
 
 
 async def remove_container(ctx: Context, container_id: str) -> None:
-    try:
-        container = ctx.containers.get(container_id)
-    except NotFound:
+    container = ctx.containers.find(container_id)
+    if container is None:
         return
     await stop_container(ctx, container.id, 0)
     await ctx.ports.io.close(container.id)

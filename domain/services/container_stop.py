@@ -8,9 +8,9 @@ from domain.signals import SIGKILL, parse_signal
 
 
 async def stop_container(ctx: Context, container_id: str, timeout: int) -> None:
-    """Idempotent: a container that is not running is already stopped."""
-    container = ctx.containers.get(container_id)
-    if container.state != ContainerState.RUNNING:
+    """Idempotent: a container that is unknown or not running is already stopped."""
+    container = ctx.containers.find(container_id)
+    if container is None or container.state != ContainerState.RUNNING:
         return
     if timeout > 0:
         image = ctx.images.resolve(container.image_id)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 
-from domain.errors import NotFound
 from domain.services.container_remove import remove_container
 from domain.services.context import Context
 from domain.services.sandbox_stop import stop_pod_sandbox
@@ -12,9 +11,8 @@ from domain.services.sandbox_stop import stop_pod_sandbox
 
 async def remove_pod_sandbox(ctx: Context, sandbox_id: str) -> None:
     """Idempotent: an unknown sandbox is already removed."""
-    try:
-        sandbox = ctx.sandboxes.get(sandbox_id)
-    except NotFound:
+    sandbox = ctx.sandboxes.find(sandbox_id)
+    if sandbox is None:
         return
     await stop_pod_sandbox(ctx, sandbox.id)
     await asyncio.gather(

@@ -12,8 +12,10 @@ from domain.signals import SIGKILL
 
 
 async def stop_pod_sandbox(ctx: Context, sandbox_id: str) -> None:
-    """Idempotent: a stopped sandbox is stopped again without error."""
-    sandbox = ctx.sandboxes.get(sandbox_id)
+    """Idempotent: a stopped sandbox is stopped again, an unknown one is already stopped."""
+    sandbox = ctx.sandboxes.find(sandbox_id)
+    if sandbox is None:
+        return
     running = [
         c for c in ctx.containers.of_sandbox(sandbox.id) if c.state == ContainerState.RUNNING
     ]

@@ -25,7 +25,6 @@ def stop_and_check_not_ready(c: fw.Endpoint, pod_id: str) -> None:
 
 
 @fw.on_both(
-    hexcri="hexcri: StopPodSandbox of an unknown sandbox ID answers NotFound, not success",
     containerd_cri=OLD_CONTAINERD.format(pr=10520),
 )
 def test_stop_pod_sandbox_not_found(c: fw.Endpoint) -> None:
@@ -49,7 +48,6 @@ def test_remove_pod_sandbox_not_found(c: fw.Endpoint) -> None:
 
 
 @fw.on_both(
-    hexcri="hexcri: StopContainer of an unknown container ID answers NotFound, not success",
     containerd_cri=OLD_CONTAINERD.format(pr=10521),
 )
 def test_stop_container_not_found(c: fw.Endpoint) -> None:

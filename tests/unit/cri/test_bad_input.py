@@ -180,10 +180,6 @@ CASES: dict[str, tuple[Case, grpc.StatusCode]] = {
         lambda w: rt_(w).StartContainer(cri.StartContainerRequest(container_id=w.exited)),
         FP,
     ),
-    "stop: unknown": (
-        lambda w: rt_(w).StopContainer(cri.StopContainerRequest(container_id=UNKNOWN)),
-        NF,
-    ),
     "status: unknown": (
         lambda w: rt_(w).ContainerStatus(cri.ContainerStatusRequest(container_id=UNKNOWN)),
         NF,
@@ -250,10 +246,6 @@ CASES: dict[str, tuple[Case, grpc.StatusCode]] = {
     "pod status: ambiguous": (
         lambda w: rt_(w).PodSandboxStatus(cri.PodSandboxStatusRequest(pod_sandbox_id="abc")),
         IA,
-    ),
-    "pod stop: unknown": (
-        lambda w: rt_(w).StopPodSandbox(cri.StopPodSandboxRequest(pod_sandbox_id=UNKNOWN)),
-        NF,
     ),
     "pod stop: ambiguous": (
         lambda w: rt_(w).StopPodSandbox(cri.StopPodSandboxRequest(pod_sandbox_id="abc")),
@@ -381,6 +373,28 @@ async def test_bad_request_gets_a_clear_status_and_changes_nothing(world: World,
     call, expected = CASES[case]
     before = await snapshot(world.c)
     assert await code_of(call(world)) == expected
+    assert await snapshot(world.c) == before
+
+
+ALREADY_DONE: dict[str, Case] = {
+    "stop container": lambda w: rt_(w).StopContainer(
+        cri.StopContainerRequest(container_id=UNKNOWN, timeout=5)
+    ),
+    "remove container": lambda w: rt_(w).RemoveContainer(
+        cri.RemoveContainerRequest(container_id=UNKNOWN)
+    ),
+    "stop pod": lambda w: rt_(w).StopPodSandbox(cri.StopPodSandboxRequest(pod_sandbox_id=UNKNOWN)),
+    "remove pod": lambda w: rt_(w).RemovePodSandbox(
+        cri.RemovePodSandboxRequest(pod_sandbox_id=UNKNOWN)
+    ),
+}
+
+
+@pytest.mark.parametrize("case", list(ALREADY_DONE))
+async def test_stop_and_remove_of_an_unknown_id_succeed(world: World, case: str) -> None:
+    """Kubelet retries stops and removes: an unknown ID is already stopped and removed."""
+    before = await snapshot(world.c)
+    await ALREADY_DONE[case](world)
     assert await snapshot(world.c) == before
 
 
