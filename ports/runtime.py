@@ -61,7 +61,9 @@ class ContainerRuntime(Protocol):
         ...
 
     async def update_resources(self, container_id: str, resources: dict[str, Any]) -> None:
-        """Apply an OCI `linux.resources` object (as `domain.spec` builds it) to the task."""
+        """Merge an OCI `linux.resources` object (as `domain.spec` builds it) into the
+        container's spec, so that a task started later gets it, and apply it to the task if it
+        runs. NotFound for an unknown container; an error for a task that has exited."""
         ...
 
     async def exec_sync(

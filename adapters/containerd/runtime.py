@@ -38,6 +38,8 @@ from domain.model import (
     TaskStatus,
 )
 from domain.spec import apply, with_resolved_user
+from domain.spec.pipeline import resources as spec_resources
+from domain.spec.resources import merge_resources
 from ports.runtime import CreateRequest, Stdio
 from ports.streams import Streams, TerminalSize
 
@@ -264,9 +266,31 @@ class ContainerdRuntime:
     # --- resources, exec, stats --------------------------------------------------------------
 
     async def update_resources(self, container_id: str, resources: dict[str, Any]) -> None:
-        await self._client.tasks.Update(
-            api.tasks.UpdateTaskRequest(
-                container_id=container_id, resources=_any(RESOURCES_TYPE, resources)
+        """The spec first (a task made later reads it), then the task; the spec is put back
+        if the task refuses, as containerd's CRI does."""
+        c = self._client
+        got = await c.containers.Get(api.containers.GetContainerRequest(id=container_id))
+        before = got.container.spec
+        spec = json.loads(before.value or b"{}")
+        merge_resources(spec_resources(spec), resources)
+        await self._put_spec(container_id, _any(SPEC_TYPE, spec))
+        try:
+            await c.tasks.Update(
+                api.tasks.UpdateTaskRequest(
+                    container_id=container_id, resources=_any(RESOURCES_TYPE, resources)
+                )
+            )
+        except NotFound:
+            return  # no task yet: it will start with the updated spec
+        except HexcriError:
+            await self._put_spec(container_id, before)
+            raise
+
+    async def _put_spec(self, container_id: str, spec: any_pb2.Any) -> None:
+        await self._client.containers.Update(
+            api.containers.UpdateContainerRequest(
+                container=api.containers.Container(id=container_id, spec=spec),
+                update_mask=field_mask_pb2.FieldMask(paths=["spec"]),
             )
         )
 

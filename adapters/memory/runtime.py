@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import builtins
 import contextlib
+import copy
 import itertools
 import shlex
 from collections.abc import AsyncIterator, Callable, Sequence
@@ -33,6 +34,8 @@ from domain.model import (
     TaskOOM,
     TaskStatus,
 )
+from domain.spec.pipeline import resources as spec_resources
+from domain.spec.resources import merge_resources
 from ports.clock import Clock
 from ports.runtime import CreateRequest
 from ports.streams import Streams, TerminalSize
@@ -65,7 +68,7 @@ class _Task:
     started_ns: int = 0
     exit_code: int = 0
     exited_at: int = 0
-    resources: dict[str, Any] | None = None
+    resources: dict[str, Any] = field(default_factory=dict)
     runner: asyncio.Task[None] | None = None
     output: list[tuple[Stream, bytes]] = field(default_factory=list)
     stdio: _Stdio = field(default_factory=_Stdio)
@@ -96,6 +99,7 @@ class MemoryRuntime:
         if task.status != TaskStatus.CREATED:
             raise Internal(f"cannot start a {task.status.name.lower()} process")
         task.status = TaskStatus.RUNNING
+        task.resources = copy.deepcopy(spec_resources(task.request.spec))
         task.pid = next(self._pids)
         task.started_ns = self._clock.now_ns()
         args = builtins.list(task.request.spec.get("process", {}).get("args", []))
@@ -125,10 +129,12 @@ class MemoryRuntime:
             task.runner.cancel()
 
     async def update_resources(self, container_id: str, resources: dict[str, Any]) -> None:
-        task = self._with_task(container_id)
+        task = self._get(container_id)
         if task.status == TaskStatus.STOPPED:
             raise Internal("cannot update a stopped container")
-        task.resources = resources
+        merge_resources(spec_resources(task.request.spec), resources)
+        if task.status == TaskStatus.RUNNING:
+            merge_resources(task.resources, resources)
 
     async def exec_sync(
         self, container_id: str, cmd: Sequence[str], timeout: float | None
@@ -244,7 +250,8 @@ class MemoryRuntime:
         self._broadcast(TaskOOM(container_id=container_id))
         self._finish(container_id, 137)
 
-    def resources_of(self, container_id: str) -> dict[str, Any] | None:
+    def resources_of(self, container_id: str) -> dict[str, Any]:
+        """The resources the task runs with: its spec's at start, then every update."""
         return self._get(container_id).resources
 
     def spec_of(self, container_id: str) -> dict[str, object]:

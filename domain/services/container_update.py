@@ -1,4 +1,5 @@
-"""UpdateContainerResources: applied to the running task and kept for the status."""
+"""UpdateContainerResources: applied to the container (its task, or the task a later start
+makes) and kept for the status."""
 
 from __future__ import annotations
 
@@ -15,8 +16,7 @@ async def update_container_resources(
     resources.check()
     if container.state not in (ContainerState.CREATED, ContainerState.RUNNING):
         raise FailedPrecondition(f"container {container.id} is {container.state.name}")
-    if container.state == ContainerState.RUNNING:
-        oci = linux_resources(resources, ctx.settings.node)
-        await ctx.ports.runtime.update_resources(container.id, oci)
+    oci = linux_resources(resources, ctx.settings.node)
+    await ctx.ports.runtime.update_resources(container.id, oci)
     container.resources = resources
     await ctx.ports.state.put_container(container)

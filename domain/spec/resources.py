@@ -76,14 +76,19 @@ def with_resources(res: LinuxResources | None, node: NodeOptions) -> Step:
     fields = linux_resources(res, node) if res is not None else {}
 
     def step(spec: Spec) -> None:
-        target = resources(spec)
-        for key, value in fields.items():
-            if isinstance(value, dict):
-                target.setdefault(key, {}).update(value)
-            else:
-                target[key] = value
+        merge_resources(resources(spec), fields)
 
     return step
+
+
+def merge_resources(target: dict[str, Any], fields: Mapping[str, Any]) -> None:
+    """Merge OCI `linux.resources` fields into `target`: objects field by field (a CPU update
+    keeps the quota it does not name), anything else replaced."""
+    for key, value in fields.items():
+        if isinstance(value, dict):
+            target.setdefault(key, {}).update(value)
+        else:
+            target[key] = value
 
 
 def with_sandbox_cpu_shares(spec: Spec) -> None:

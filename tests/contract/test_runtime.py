@@ -12,6 +12,7 @@ import contextlib
 import signal
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -28,6 +29,7 @@ from tests.support.containerd import Containerd, minimal_spec
 
 Event = TaskExit | TaskOOM
 WAIT = 30.0  # a bound on waiting for an event, so that a missing one fails the test
+CGROUP_MEMORY = Path("/sys/fs/cgroup/memory")
 SERVER = ["sleep", "1000"]  # runs until killed; as PID 1 it has no signal handlers
 
 
@@ -64,6 +66,10 @@ class Driver:
         """Start a container that is then killed for lack of memory; returns its ID."""
         raise NotImplementedError
 
+    async def memory_limit(self, container_id: str) -> int:
+        """The memory limit the container's task runs with."""
+        raise NotImplementedError
+
     async def close(self) -> None:
         for cid in self.made:
             await self.runtime.delete(cid)
@@ -84,6 +90,10 @@ class MemoryDriver(Driver):
         await self.runtime.start(cid)
         self.fake.oom_kill(cid)
         return cid
+
+    async def memory_limit(self, container_id: str) -> int:
+        limit: int = self.fake.resources_of(container_id)["memory"]["limit"]
+        return limit
 
 
 class ContainerdDriver(Driver):
@@ -124,6 +134,11 @@ class ContainerdDriver(Driver):
         cid = await self.make(["sh", "-c", hog], memory_limit=16 << 20)
         await self.runtime.start(cid)
         return cid
+
+    async def memory_limit(self, container_id: str) -> int:
+        """From the task's memory cgroup (cgroup v1, cgroupfs paths)."""
+        path = CGROUP_MEMORY / self.cgroup_parent.lstrip("/") / container_id
+        return int((path / "memory.limit_in_bytes").read_text())
 
     async def close(self) -> None:
         await super().close()
@@ -368,18 +383,23 @@ async def test_exec_sync_needs_a_running_task(driver: Driver, events: Events) ->
 
 
 async def test_update_resources_of_a_running_task(driver: Driver, events: Events) -> None:
-    resources = {"memory": {"limit": 64 << 20}, "cpu": {"shares": 512}}
-    created = await driver.make(SERVER)
-    with pytest.raises(NotFound):  # no task yet
-        await driver.runtime.update_resources(created, resources)
+    resources = {"memory": {"limit": 64 << 20, "swap": 64 << 20}, "cpu": {"shares": 512}}
     cid, _ = await running(driver)
     await driver.runtime.update_resources(cid, resources)
+    assert await driver.memory_limit(cid) == 64 << 20
     found = await listed(driver.runtime, cid)
     assert found is not None and found.task == TaskStatus.RUNNING
     done, _ = await running(driver, ["true"])
     await events.exit_of(done)
     with pytest.raises(Internal):
         await driver.runtime.update_resources(done, resources)
+
+
+async def test_update_resources_before_start_reach_the_task(driver: Driver) -> None:
+    created = await driver.make(SERVER, memory_limit=256 << 20)
+    await driver.runtime.update_resources(created, {"memory": {"limit": 48 << 20}})
+    await driver.runtime.start(created)
+    assert await driver.memory_limit(created) == 48 << 20
 
 
 async def test_stats_of_a_running_task(driver: Driver, events: Events) -> None:

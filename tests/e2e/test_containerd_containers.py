@@ -269,6 +269,22 @@ async def test_update_resources_reach_the_cgroup(real: Cri, stack: Stack, tmp_pa
     st = await status(real, cid)
     assert st.resources.linux.memory_limit_in_bytes == limit
     assert st.resources.linux.cpu_shares == 384
+
+    # updated while CREATED: the task starts with the new limits (containerd's CRI updates the
+    # container's spec)
+    later = await create(real, sid, pod, container_config("later", ["sleep", "3600"]))
+    await real.runtime.UpdateContainerResources(
+        cri.UpdateContainerResourcesRequest(
+            container_id=later,
+            linux=cri.LinuxContainerResources(memory_limit_in_bytes=limit // 2, cpu_shares=256),
+        )
+    )
+    await real.runtime.StartContainer(cri.StartContainerRequest(container_id=later))
+    relative_later = f"hexcri-e2e-limits/{later}"
+    memory_later = CGROUP / "memory" / relative_later / "memory.limit_in_bytes"
+    assert int(memory_later.read_text()) == limit // 2
+    assert int((CGROUP / "cpu" / relative_later / "cpu.shares").read_text()) == 256
+    assert (await status(real, later)).resources.linux.cpu_shares == 256
     await remove_pod_and_check(real, stack, sid)
     assert not (CGROUP / "memory" / relative).exists()
 

@@ -197,10 +197,22 @@ async def test_update_resources(ctx: Context, backend: MemoryBackend) -> None:
     cid = await run_app(ctx, sid, command=("server",))
     res = LinuxResources(cpu_shares=512, memory_limit_in_bytes=64 << 20)
     await container_update.update_container_resources(ctx, cid, res)
-    assert backend.runtime.resources_of(cid) == {
-        "cpu": {"shares": 512},
-        "memory": {"limit": 64 << 20, "swap": 64 << 20},
-    }
+    applied = backend.runtime.resources_of(cid)
+    assert applied["cpu"]["shares"] == 512
+    assert applied["memory"] == {"limit": 64 << 20, "swap": 64 << 20}
+    assert container_query.container_status(ctx, cid).resources == res
+
+
+async def test_update_resources_before_start(ctx: Context, backend: MemoryBackend) -> None:
+    """Resources updated while CREATED are the ones the task starts with."""
+    sid = await sandbox_run.run_pod_sandbox(ctx, pod())
+    await image_pull.pull_image(ctx, "busybox")
+    cid = await container_create.create_container(ctx, sid, container(command=("server",)))
+    res = LinuxResources(cpu_shares=300, memory_limit_in_bytes=32 << 20)
+    await container_update.update_container_resources(ctx, cid, res)
+    await container_start.start_container(ctx, cid)
+    applied = backend.runtime.resources_of(cid)
+    assert (applied["cpu"]["shares"], applied["memory"]["limit"]) == (300, 32 << 20)
     assert container_query.container_status(ctx, cid).resources == res
 
 
