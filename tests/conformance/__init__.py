@@ -16,8 +16,9 @@ no container and only the images pulled at start-up.
 Ported (file → module): runtime_info.go → test_runtime_info; pod.go, pod_linux.go → test_pod;
 container.go → test_container; container_linux.go → test_container_linux; networking.go,
 multi_container_linux.go → test_networking; image.go → test_image; idempotence.go →
-test_idempotence. networking_linux.go holds no spec (only the host-network web server the
-streaming port-forward spec uses). consts.go and pkg/framework → framework.py.
+test_idempotence; streaming.go, streaming_linux.go → test_streaming (networking_linux.go holds
+no spec, only the host-network web server that module uses). consts.go and pkg/framework →
+framework.py.
 
 Adapted to this node, the behaviour checked unchanged:
 - the e2e busybox stand-in carries a `pgrep` script (Debian's busybox has no such applet);
@@ -28,17 +29,19 @@ Adapted to this node, the behaviour checked unchanged:
 - the rotated log of "reopening container log" is watched for 2 s, not 5 s (the container
   logs every second);
 - the systemd test slice of `GetCgroupParent` is named `/hexcri-e2e-conformance.slice`, so the
-  stack's teardown removes it.
+  stack's teardown removes it;
+- streaming: the client is ours (`tests/support/spdy_client.py`, SPDY/3.1), not client-go; it
+  opens the streams, request IDs and half-closes client-go does. SPDY only (upstream's optional
+  WebSocket transports are not run). The port-forward host ports are free ports, not 12001
+  and 12002; the hostnet-nginx stand-in (busybox httpd on 12003) is pushed by test_streaming.
 
 Skipped when the runtime says so, as upstream does: the recursive read-only mount specs (no
 `recursive_read_only_mounts` feature on the default handler) and the metrics specs
 (ListMetricDescriptors answers Unimplemented).
 
 Not ported:
-- streaming (streaming.go, streaming_linux.go): "runtime should support exec with tty=false and
-  stdin=false", "… exec with tty=true and stdin=true", "… attach", "… portforward",
-  "… portforward in host network" — they need the Exec/Attach/PortForward URLs of a streaming
-  server, which hexcri does not have yet;
+- streaming_list.go ("Streaming List"): List RPCs streamed over gRPC, newer than the CRI v1
+  stubs used here (upstream skips it on containerd);
 - apparmor*.go, selinux*.go, security_context*.go (seccomp profiles, privileges, users,
   namespaces): security specs, outside this suite;
 - nri*.go and nri/: NRI plugins; image_volume.go: image volumes; checkpointing

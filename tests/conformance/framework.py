@@ -41,6 +41,7 @@ ECHO_HELLO_CMD = ["echo", "-n", "hello"]
 ECHO_HELLO_OUTPUT = "hello"
 SLEEP_CMD = ["sleep", "4321"]
 CHECK_SLEEP_CMD = ["sh", "-c", "pgrep sleep || true"]
+SHELL_CMD = ["/bin/sh"]
 LOG_DEFAULT_CMD = ["echo", DEFAULT_LOG]
 LOOP_LOG_DEFAULT_CMD = ["sh", "-c", f"while true; do echo {DEFAULT_LOG}; sleep 1; done"]
 
