@@ -16,9 +16,9 @@ no container and only the images pulled at start-up.
 Ported (file → module): runtime_info.go → test_runtime_info; pod.go, pod_linux.go → test_pod;
 container.go → test_container; container_linux.go → test_container_linux; networking.go,
 multi_container_linux.go → test_networking; image.go → test_image; idempotence.go →
-test_idempotence; streaming.go, streaming_linux.go → test_streaming (networking_linux.go holds
-no spec, only the host-network web server that module uses). consts.go and pkg/framework →
-framework.py.
+test_idempotence; security_context_linux.go → test_security_context; streaming.go,
+streaming_linux.go → test_streaming (networking_linux.go holds no spec, only the host-network
+web server that module uses). consts.go and pkg/framework → framework.py.
 
 Adapted to this node, the behaviour checked unchanged:
 - the e2e busybox stand-in carries a `pgrep` script (Debian's busybox has no such applet);
@@ -34,16 +34,33 @@ Adapted to this node, the behaviour checked unchanged:
   opens the streams, request IDs and half-closes client-go does. SPDY only (upstream's optional
   WebSocket transports are not run). The port-forward host ports are free ports, not 12001
   and 12002; the hostnet-nginx stand-in (busybox httpd on 12003) is pushed by test_streaming.
+- security: the nonewprivs and test-image-predefined-group stand-ins (`images.py`) are pushed
+  by test_security_context; nonewprivs is a static setuid-root C program printing its
+  effective uid. Our nginx stand-in is busybox httpd: HostPID starts it through a shell that
+  writes its pid to /var/run/nginx.pid and looks for it with `pgrep httpd` (not `pidof nginx`);
+  PodPID/ContainerPID look for httpd, not nginx's "master process", as pid 1. `ipcs -m` (no
+  such applet in Debian's busybox) is `cat /proc/sysvipc/shm`; the stand-in has no brctl or
+  netstat links, so `busybox brctl`, `busybox netstat`. MaskedPaths masks /bin/pgrep, not
+  /bin/ls (a symlink to busybox here: masking it would mask every applet). The host's shm
+  segment is removed afterwards; "HostNetwork is false" waits for the container's netstat
+  table rather than passing on an empty log. Three seccomp specs of an earlier revision of the
+  file are kept (docker/default, now RuntimeDefault, with and without SYS_ADMIN; a path without
+  `localhost/` in the deprecated string field), and two checks are ours, marked "(not
+  upstream)": RuntimeDefault refuses unshare(CLONE_NEWUSER) where Unconfined allows it, and a
+  Localhost profile missing from the node fails CreateContainer.
 
 Skipped when the runtime says so, as upstream does: the recursive read-only mount specs (no
-`recursive_read_only_mounts` feature on the default handler) and the metrics specs
-(ListMetricDescriptors answers Unimplemented).
+`recursive_read_only_mounts` feature on the default handler), the metrics specs
+(ListMetricDescriptors answers Unimplemented), and security's SupplementalGroupsPolicy (no
+`supplemental_groups_policy` runtime feature) and UserNamespaces (no `user_namespaces`
+feature on the default handler) specs.
 
 Not ported:
 - streaming_list.go ("Streaming List"): List RPCs streamed over gRPC, newer than the CRI v1
   stubs used here (upstream skips it on containerd);
-- apparmor*.go, selinux*.go, security_context*.go (seccomp profiles, privileges, users,
-  namespaces): security specs, outside this suite;
+- security: apparmor*.go, selinux*.go (the node has neither; upstream skips them there too),
+  and UserNamespaces' "runtime should support NamespaceMode_POD" (needs an idmap-mount probe
+  of the runtime's state dir, and no runtime here announces user namespaces);
 - nri*.go and nri/: NRI plugins; image_volume.go: image volumes; checkpointing
   (CheckpointContainer): not part of this area, Unimplemented in hexcri;
 - image_consistency.go, image_id_consistency.go, cgroup_mount_mode_linux.go: outside the areas
