@@ -19,8 +19,14 @@ class ContainerIO(Protocol):
 
     async def attach(self, container_id: str, streams: Streams) -> None:
         """Stream the container's output to `streams` (as well as to its log) and feed
-        `streams.stdin` to its stdin, until its output ends or the caller cancels. Closing
-        the client's stdin does not close the container's."""
+        `streams.stdin` to its stdin, until the output ends or the caller cancels. When the
+        client's stdin ends, the client is detached (attach returns) unless the container's
+        stdin was closed meanwhile (`close_stdin`): then the output goes on to its end."""
+        ...
+
+    async def close_stdin(self, container_id: str) -> None:
+        """Close hexcri's writer of the container's stdin for good: the process reads EOF (the
+        runtime's side is closed by `ContainerRuntime.close_stdin`). Idempotent."""
         ...
 
     async def close(self, container_id: str) -> None:

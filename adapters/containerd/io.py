@@ -198,7 +198,9 @@ class FifoContainerIO:
             return
         tap: Tap = asyncio.Queue()
         pump.taps.append(tap)
-        feeding = asyncio.ensure_future(_feed(pump.stdin, streams))
+        feeding = asyncio.ensure_future(_feed(pump, streams))
+        if streams.stdin is not None:
+            feeding.add_done_callback(lambda _: _detach(pump, tap))
         try:
             while (item := await tap.get()) is not None:
                 stream, data = item
@@ -210,6 +212,12 @@ class FifoContainerIO:
             feeding.cancel()
             with contextlib.suppress(asyncio.CancelledError, OSError):
                 await feeding
+
+    async def close_stdin(self, container_id: str) -> None:
+        pump = self._pumps.get(container_id)
+        if pump is not None and pump.stdin is not None:
+            pump.stdin.close()
+            pump.stdin = None
 
     async def close(self, container_id: str) -> None:
         pump = self._pumps.pop(container_id, None)
@@ -230,10 +238,17 @@ class FifoContainerIO:
         await asyncio.gather(*(p._writer for p in pumps.values()), return_exceptions=True)
 
 
-async def _feed(stdin: FifoWriter | None, streams: Streams) -> None:
+async def _feed(pump: _Pump, streams: Streams) -> None:
     """The client's stdin into the container's (a container without stdin ignores it)."""
     if streams.stdin is None:
         return
     async for chunk in streams.stdin:
-        if stdin is not None:
-            await stdin.write(chunk)
+        if pump.stdin is not None:
+            with contextlib.suppress(BrokenPipeError):
+                await pump.stdin.write(chunk)
+
+
+def _detach(pump: _Pump, tap: Tap) -> None:
+    """The client's stdin ended: it is detached, unless it closed the container's stdin."""
+    if pump.stdin is not None:
+        tap.put_nowait(None)

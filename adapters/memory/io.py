@@ -25,6 +25,7 @@ class _Pipe:
     # attached clients: output goes to each queue too (None: the output ended)
     taps: list[asyncio.Queue[tuple[Stream, bytes] | None]] = field(default_factory=list)
     stdin: asyncio.Queue[bytes] = field(default_factory=asyncio.Queue)
+    stdin_open: bool = True  # hexcri's writer of the container's stdin
     ended: bool = False
 
 
@@ -96,10 +97,11 @@ class MemoryIO:
         while chunk := await pipe.stdin.get():
             yield chunk
 
-    def close_stdin(self, container_id: str) -> None:
+    async def close_stdin(self, container_id: str) -> None:
         """The container's stdin reaches EOF (after what was written)."""
         pipe = self._pipes.get(container_id)
-        if pipe is not None:
+        if pipe is not None and pipe.stdin_open:
+            pipe.stdin_open = False
             pipe.stdin.put_nowait(b"")
 
     async def attach(self, container_id: str, streams: Streams) -> None:
@@ -111,6 +113,8 @@ class MemoryIO:
         tap: asyncio.Queue[tuple[Stream, bytes] | None] = asyncio.Queue()
         pipe.taps.append(tap)
         feeding = asyncio.ensure_future(self._feed(pipe, streams))
+        if streams.stdin is not None:
+            feeding.add_done_callback(lambda _: self._detach(pipe, tap))
         try:
             while (item := await tap.get()) is not None:
                 stream, data = item
@@ -124,10 +128,17 @@ class MemoryIO:
                 await feeding
 
     @staticmethod
+    def _detach(pipe: _Pipe, tap: asyncio.Queue[tuple[Stream, bytes] | None]) -> None:
+        """The client's stdin ended: it is detached, unless it closed the container's stdin."""
+        if pipe.stdin_open:
+            tap.put_nowait(None)
+
+    @staticmethod
     async def _feed(pipe: _Pipe, streams: Streams) -> None:
         if streams.stdin is not None:
             async for chunk in streams.stdin:
-                pipe.stdin.put_nowait(chunk)
+                if pipe.stdin_open:
+                    pipe.stdin.put_nowait(chunk)
 
     async def close(self, container_id: str) -> None:
         pipe = self._pipes.pop(container_id, None)

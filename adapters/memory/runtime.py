@@ -198,8 +198,8 @@ class MemoryRuntime:
         task.stdio.terminal = size
 
     async def close_stdin(self, container_id: str) -> None:
+        """The shim's side: EOF reaches the process once hexcri's writer is closed too."""
         self._with_task(container_id)
-        self._io.close_stdin(container_id)
 
     async def stats(self, container_id: str) -> ContainerStats:
         task = self._with_task(container_id)

@@ -7,7 +7,7 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Sequence
 
-from domain.errors import FailedPrecondition, InvalidArgument
+from domain.errors import FailedPrecondition, InvalidArgument, NotFound
 from domain.model import Container, ContainerState, Sandbox, SandboxState
 from domain.services.context import Context
 from ports.runtime import ContainerRuntime
@@ -107,13 +107,14 @@ async def exec_streaming(ctx: Context, request: ExecRequest, streams: Streams) -
 async def attach(ctx: Context, request: AttachRequest, streams: Streams) -> None:
     """Attach the client's streams to the container's own process until its output ends.
 
-    The client's stdin EOF closes the container's stdin only for a `stdin_once` container;
-    output of a terminal container is one stream (no stderr)."""
+    As containerd's CRI: the client's stdin EOF closes the container's stdin for a
+    `stdin_once` container without a terminal (the attach then lasts until the output ends),
+    and detaches the client otherwise. Output of a terminal container is one stream."""
     container = _running(ctx, request.container_id)
     runtime = ctx.ports.runtime
     stdin = streams.stdin if container.config.stdin else None
-    if stdin is not None and container.config.stdin_once:
-        stdin = _then_close(stdin, runtime, container.id)
+    if stdin is not None and container.config.stdin_once and not container.config.tty:
+        stdin = _then_close(stdin, ctx, container.id)
     wired = Streams(
         stdin=stdin,
         stdout=streams.stdout,
@@ -133,11 +134,14 @@ async def attach(ctx: Context, request: AttachRequest, streams: Streams) -> None
 
 
 async def _then_close(
-    chunks: AsyncIterator[bytes], runtime: ContainerRuntime, container_id: str
+    chunks: AsyncIterator[bytes], ctx: Context, container_id: str
 ) -> AsyncIterator[bytes]:
+    """The client's stdin, then the container's closed: hexcri's writer, then the runtime's."""
     async for chunk in chunks:
         yield chunk
-    await runtime.close_stdin(container_id)
+    await ctx.ports.io.close_stdin(container_id)
+    with contextlib.suppress(NotFound):  # the process has exited meanwhile
+        await ctx.ports.runtime.close_stdin(container_id)
 
 
 async def _resize_all(

@@ -38,12 +38,6 @@ _GOARCH = {"x86_64": "amd64", "aarch64": "arm64"}.get(platform.machine(), platfo
 HOST_NET_WEB_SERVER_IMAGE = f"{STAGING}hostnet-nginx-{_GOARCH}"
 EXEC_STDIN_CLOSE_TIMEOUT = 20.0  # defaultExecStdinCloseTimeout
 STREAM_TIMEOUT = 30.0  # a stream that has not ended by then never will
-# the attach's stdin EOF calls CloseIO but hexcri keeps its own writer of the container's stdin
-# FIFO open (containerd's CRI closes it first), so /bin/sh never reads EOF nor exits
-ATTACH_STDIN_ONCE = (
-    "hexcri: the stdin EOF of an attach to a stdin_once container never reaches the container "
-    "(hexcri's FIFO writer stays open), so the attach does not end"
-)
 
 
 @pytest.fixture(scope="module")
@@ -316,7 +310,7 @@ def test_exec_tty_true_stdin_true(c: fw.Endpoint) -> None:
         check_exec(url, "hello", exact=False, tty=True)
 
 
-@fw.on_both(hexcri=ATTACH_STDIN_ONCE)
+@fw.on_both()
 def test_attach(c: fw.Endpoint) -> None:
     """runtime should support attach [Conformance]"""
     with fw.pod_sandbox(c) as (pod_id, pod):

@@ -11,7 +11,7 @@ import asyncio
 import os
 import re
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
 import pytest
@@ -23,6 +23,7 @@ from domain.ids import new_id
 from domain.logformat import MAX_RECORD, Stream, parse_record
 from ports.io import ContainerIO
 from ports.runtime import Stdio
+from ports.streams import Streams
 
 WAIT = 30.0
 TIMESTAMP = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{1,9})?Z")
@@ -34,6 +35,13 @@ class Driver:
 
     async def write(self, container_id: str, stdio: Stdio, stream: Stream, data: bytes) -> None:
         """Write `data` to the container's `stream` as its process would."""
+        raise NotImplementedError
+
+    async def start(self, container_id: str, stdio: Stdio) -> None:
+        """The task starts: the shim opens the container's stdio."""
+
+    async def read_stdin(self, container_id: str, stdio: Stdio) -> bytes:
+        """What reaches the container's stdin, up to its EOF."""
         raise NotImplementedError
 
     async def end(self, container_id: str) -> None:
@@ -51,6 +59,12 @@ class MemoryDriver(Driver):
     async def write(self, container_id: str, stdio: Stdio, stream: Stream, data: bytes) -> None:
         self.fake.emit(container_id, stream, data)
 
+    async def read_stdin(self, container_id: str, stdio: Stdio) -> bytes:
+        return b"".join([chunk async for chunk in self.fake.read_stdin(container_id)])
+
+    async def end(self, container_id: str) -> None:
+        self.fake.end_output(container_id)
+
 
 class FifoDriver(Driver):
     """Holds the write ends of the FIFOs, as a shim does while the process runs."""
@@ -61,6 +75,7 @@ class FifoDriver(Driver):
         self.fifo_io = FifoContainerIO(str(state_dir), WallClock())
         self.io = self.fifo_io
         self.fds: dict[str, dict[str, int]] = {}
+        self.stdin_fds: dict[str, int] = {}
 
     async def write(self, container_id: str, stdio: Stdio, stream: Stream, data: bytes) -> None:
         path = stdio.stdout if stream == Stream.STDOUT else stdio.stderr
@@ -69,6 +84,25 @@ class FifoDriver(Driver):
             fds[path] = await asyncio.to_thread(os.open, path, os.O_WRONLY | os.O_CLOEXEC)
         await asyncio.to_thread(_write_all, fds[path], data)
 
+    async def start(self, container_id: str, stdio: Stdio) -> None:
+        fds = self.fds.setdefault(container_id, {})
+        for path in (stdio.stdout, stdio.stderr):
+            if path and path not in fds:  # hexcri holds the read ends: no wait
+                fds[path] = os.open(path, os.O_WRONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+                os.set_blocking(fds[path], True)
+        if stdio.stdin:  # hexcri holds the write end: no wait
+            self.stdin_fds[container_id] = os.open(
+                stdio.stdin, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC
+            )
+            os.set_blocking(self.stdin_fds[container_id], True)
+
+    async def read_stdin(self, container_id: str, stdio: Stdio) -> bytes:
+        fd = self.stdin_fds.pop(container_id)
+        try:
+            return await asyncio.to_thread(_read_to_eof, fd)
+        finally:
+            os.close(fd)
+
     async def end(self, container_id: str) -> None:
         for fd in self.fds.pop(container_id, {}).values():
             os.close(fd)
@@ -76,12 +110,22 @@ class FifoDriver(Driver):
     async def close(self) -> None:
         for container_id in list(self.fds):
             await self.end(container_id)
+        for fd in self.stdin_fds.values():
+            os.close(fd)
+        self.stdin_fds.clear()
         await self.fifo_io.close_all()
 
 
 class WallClock:
     def now_ns(self) -> int:
         return time.time_ns()
+
+
+def _read_to_eof(fd: int) -> bytes:
+    data = b""
+    while chunk := os.read(fd, 65536):
+        data += chunk
+    return data
 
 
 def _write_all(fd: int, data: bytes) -> None:
@@ -237,3 +281,57 @@ async def test_no_log_path_discards_the_output(
     await io.reopen_log(cid)  # nothing to reopen, and no error
     await io.close(cid)
     assert list(tmp_path.rglob("*.log")) == []
+
+
+# --- attach -----------------------------------------------------------------------------------
+
+
+async def _client_stdin(
+    *chunks: bytes, then: Callable[[], Awaitable[None]] | None = None
+) -> AsyncIterator[bytes]:
+    for chunk in chunks:
+        yield chunk
+    if then is not None:
+        await then()
+
+
+async def test_attach_detaches_when_the_clients_stdin_ends(
+    driver: Driver, io: ContainerIO, tmp_path: Path
+) -> None:
+    """The container's stdin stays open for the next client."""
+    cid = new_id()
+    stdio = await io.open(cid, str(tmp_path / "c.log"), False, True)
+    await driver.start(cid, stdio)
+    got: list[bytes] = []
+
+    async def out(data: bytes) -> None:
+        got.append(data)
+
+    await driver.write(cid, stdio, Stream.STDOUT, b"before\n")
+    await asyncio.wait_for(io.attach(cid, Streams(stdin=_client_stdin(b"one "), stdout=out)), WAIT)
+    await asyncio.wait_for(io.attach(cid, Streams(stdin=_client_stdin(b"two"), stdout=out)), WAIT)
+    await io.close_stdin(cid)
+    assert await asyncio.wait_for(driver.read_stdin(cid, stdio), WAIT) == b"one two"
+    await io.close(cid)
+
+
+async def test_closing_stdin_gives_eof_and_the_attach_follows_the_output(
+    driver: Driver, io: ContainerIO, tmp_path: Path
+) -> None:
+    cid = new_id()
+    stdio = await io.open(cid, str(tmp_path / "c.log"), False, True)
+    await driver.start(cid, stdio)
+    got: list[bytes] = []
+
+    async def out(data: bytes) -> None:
+        got.append(data)
+
+    stdin = _client_stdin(b"last words", then=lambda: io.close_stdin(cid))
+    attached = asyncio.ensure_future(io.attach(cid, Streams(stdin=stdin, stdout=out)))
+    assert await asyncio.wait_for(driver.read_stdin(cid, stdio), WAIT) == b"last words"
+    assert not attached.done()  # the client stays attached to the output
+    await driver.write(cid, stdio, Stream.STDOUT, b"bye\n")
+    await driver.end(cid)
+    await asyncio.wait_for(attached, WAIT)
+    assert b"".join(got) == b"bye\n"
+    await io.close(cid)

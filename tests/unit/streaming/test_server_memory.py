@@ -17,6 +17,7 @@ from adapters.memory.backend import MemoryBackend
 from adapters.streaming.dial import NodeDialer
 from adapters.streaming.server import StreamingServer
 from domain.errors import FailedPrecondition, InvalidArgument
+from domain.model import ContainerState
 from domain.services import container_create, container_start, image_pull, sandbox_run
 from domain.services import container_stream as cs
 from domain.services.context import Context
@@ -118,6 +119,34 @@ async def test_attach_to_a_container_with_stdin_and_tty(
         backend.runtime.exit_container(cid, 0)
         await settle()
         assert json.loads(await rc.status())["status"] == "Success"
+
+
+async def test_attach_stdin_eof_closes_a_stdin_once_containers_stdin(
+    ctx: Context, server: StreamingServer
+) -> None:
+    """As containerd's CRI: `cat` reads EOF, exits, and the attach sees its output to the end."""
+    cid = await running(ctx, command=("cat",), stdin=True, stdin_once=True)
+    url = server.url_for(cs.prepare_attach(ctx, cid, stdin=True, stdout=True, stderr=True))
+    out = await asyncio.wait_for(spdy.run(url, stdin=b"hello\n"), 10)
+    assert (out.stdout, out.status()["status"]) == (b"hello\n", "Success")
+    await settle()
+    assert ctx.containers.get(cid).state == ContainerState.EXITED
+
+
+async def test_attach_stdin_eof_detaches_from_a_container_that_keeps_stdin(
+    ctx: Context, server: StreamingServer
+) -> None:
+    """Without stdin_once the container's stdin stays open for the next client."""
+    cid = await running(ctx, command=("cat",), stdin=True)
+    url = server.url_for(cs.prepare_attach(ctx, cid, stdin=True, stdout=True, stderr=True))
+    out = await asyncio.wait_for(spdy.run(url, stdin=b"one\n"), 10)
+    assert out.status()["status"] == "Success"
+    await settle()
+    assert ctx.containers.get(cid).state == ContainerState.RUNNING
+    url = server.url_for(cs.prepare_attach(ctx, cid, stdin=True, stdout=True))
+    async with spdy.remote_command(url, stdin=True, stderr=False) as rc:
+        await rc["stdin"].write(b"two\n")
+        assert b"two" in await spdy.read_until(rc["stdout"], b"two", timeout=10)
 
 
 async def test_port_forward_reaches_the_pods_localhost(
