@@ -67,8 +67,8 @@ def with_privileged(all_caps: Sequence[str]) -> Step:
 
 
 def check_apparmor(profile: SecurityProfile, privileged: bool) -> None:
-    """This runtime has no AppArmor (as containerd on a host without it): RuntimeDefault and
-    Unconfined run unconfined, a Localhost profile cannot be honoured and is refused."""
+    """This runtime has no AppArmor: RuntimeDefault and Unconfined run unconfined (as CRI-O on a
+    host without it; containerd refuses RuntimeDefault), a Localhost profile is refused."""
     if profile.kind == LOCALHOST and not privileged:
         raise InvalidArgument(
             f"apparmor is not supported on this node: cannot apply {profile.localhost_ref!r}"
