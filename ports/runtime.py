@@ -43,9 +43,14 @@ class ContainerRuntime(Protocol):
         Leaves nothing on failure."""
         ...
 
+    async def create_task(self, container_id: str) -> None:
+        """Make the container's process without starting it (runc create), so that slow
+        work can overlap with other steps; idempotent. `start` makes it if still needed."""
+        ...
+
     async def start(self, container_id: str) -> int:
-        """Create the task and start it; returns its pid. A refusal (the command is not in
-        the image) fails here, as in containerd's CRI."""
+        """Create the task (unless `create_task` did) and start it; returns its pid. A refusal
+        (the command is not in the image) fails here, as in containerd's CRI."""
         ...
 
     async def kill(self, container_id: str, signal: int) -> None:

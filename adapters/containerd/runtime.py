@@ -98,6 +98,8 @@ class ContainerdRuntime:
         self._runtime_options = runtime_options or {}
         # rootfs mounts and stdio of created containers whose task `start` will make
         self._pending: dict[str, tuple[builtins.list[Any], Stdio]] = {}
+        # tasks made by `create_task`, not started yet: the clearing of their extension
+        self._made: dict[str, asyncio.Future[None] | None] = {}
 
     # --- create / start / stop / delete ---------------------------------------------------
 
@@ -156,15 +158,18 @@ class ContainerdRuntime:
         container.extensions[TASK_EXTENSION].CopyFrom(_any(TASK_TYPE, request.stdio.model_dump()))
         return container
 
-    async def start(self, container_id: str) -> int:
-        """Create the task (unless a crash left it made) and start it; returns its pid."""
-        c = self._client
+    async def create_task(self, container_id: str) -> None:
+        """Create the task (unless a crash left it made); clearing the pending-task extension
+        goes on in the background until `start` waits for it."""
+        if container_id in self._made:
+            return
         pending = self._pending.pop(container_id, None) or await self._pending_task(container_id)
+        cleared: asyncio.Future[None] | None = None
         if pending is not None:
             mounts, stdio = pending
             # AlreadyExists: made before a restart of hexcri, not started yet
             with contextlib.suppress(AlreadyExists):
-                await c.tasks.Create(
+                await self._client.tasks.Create(
                     api.tasks.CreateTaskRequest(
                         container_id=container_id,
                         rootfs=mounts,
@@ -174,9 +179,16 @@ class ContainerdRuntime:
                         terminal=stdio.terminal,
                     )
                 )
+            cleared = asyncio.ensure_future(self._task_made(container_id))
+        self._made[container_id] = cleared
+
+    async def start(self, container_id: str) -> int:
+        """Start the task, made first unless `create_task` made it; returns its pid."""
+        await self.create_task(container_id)
+        cleared = self._made.pop(container_id, None)
         started, _ = await asyncio.gather(
-            c.tasks.Start(api.tasks.StartRequest(container_id=container_id)),
-            self._task_made(container_id) if pending is not None else asyncio.sleep(0),
+            self._client.tasks.Start(api.tasks.StartRequest(container_id=container_id)),
+            cleared if cleared is not None else asyncio.sleep(0),
         )
         return int(started.pid)
 
@@ -218,6 +230,9 @@ class ContainerdRuntime:
 
     async def delete(self, container_id: str) -> None:
         self._pending.pop(container_id, None)
+        cleared = self._made.pop(container_id, None)
+        if cleared is not None:
+            await asyncio.gather(cleared, return_exceptions=True)
         await self._delete_task(container_id)
         await self._delete_container(container_id)
         await self._remove_snapshot(container_id)

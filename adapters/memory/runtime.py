@@ -92,6 +92,11 @@ class MemoryRuntime:
             raise AlreadyExists(f"container {request.id} already exists")
         self._tasks[request.id] = _Task(request=request)
 
+    async def create_task(self, container_id: str) -> None:
+        """The fake's task is made with its container: only checks that it exists."""
+        if self._get(container_id).status == TaskStatus.ABSENT:
+            raise NotFound(f"task {container_id} not found")
+
     async def start(self, container_id: str) -> int:
         task = self._get(container_id)
         if task.status == TaskStatus.ABSENT:

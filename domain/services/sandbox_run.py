@@ -1,4 +1,5 @@
-"""RunPodSandbox: network namespace + CNI beside the pause container, committed last."""
+"""RunPodSandbox: network namespace, then CNI beside the pause container's creation (its
+task is made in the namespace while the plugins configure it), started and committed last."""
 
 from __future__ import annotations
 
@@ -109,3 +110,4 @@ async def _create_pause(ctx: Context, sandbox: Sandbox, image: Image, undo: Roll
     )
     undo.push("delete pause container", lambda: ctx.ports.runtime.delete(sandbox.id))
     await ctx.ports.runtime.create(request)
+    await ctx.ports.runtime.create_task(sandbox.id)

@@ -248,6 +248,26 @@ async def test_start_of_a_started_task_fails(driver: Driver) -> None:
     assert found is not None and (found.task, found.pid) == (TaskStatus.RUNNING, pid)
 
 
+async def test_a_task_made_ahead_is_started_later(driver: Driver) -> None:
+    cid = await driver.make(SERVER)
+    await driver.runtime.create_task(cid)
+    await driver.runtime.create_task(cid)  # idempotent
+    made = await listed(driver.runtime, cid)
+    assert made is not None and made.task == TaskStatus.CREATED
+    pid = await driver.runtime.start(cid)
+    found = await listed(driver.runtime, cid)
+    assert found is not None and (found.task, found.pid) == (TaskStatus.RUNNING, pid)
+
+
+async def test_delete_of_a_task_made_ahead_leaves_nothing(driver: Driver) -> None:
+    cid = await driver.make(SERVER)
+    await driver.runtime.create_task(cid)
+    await driver.runtime.delete(cid)
+    assert await listed(driver.runtime, cid) is None
+    with pytest.raises(NotFound):
+        await driver.runtime.start(cid)
+
+
 # --- exits, signals, reaping ------------------------------------------------------------------
 
 
@@ -338,6 +358,7 @@ async def test_unknown_container(runtime: ContainerRuntime) -> None:
     await runtime.reap(unknown)
     await runtime.delete(unknown)
     for call in (
+        runtime.create_task(unknown),
         runtime.start(unknown),
         runtime.exec_sync(unknown, ["true"], WAIT),
         runtime.update_resources(unknown, {"cpu": {"shares": 512}}),
