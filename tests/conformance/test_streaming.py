@@ -281,33 +281,30 @@ def check_port_forward(c: fw.Endpoint, url: str, host_port: int, container_port:
     asyncio.run(run())
 
 
+def exec_echo_hello(c: fw.Endpoint, expected: str, exact: bool, **options: bool) -> None:
+    """Exec ECHO_HELLO_CMD with `options` in a container of a new pod; check its output."""
+    with fw.pod_sandbox(c) as (pod_id, pod):
+        container_id = fw.create_default_container(c, pod_id, pod, "container-for-exec-test")
+        fw.start_container(c, container_id)
+        request = cri.ExecRequest(
+            container_id=container_id, cmd=fw.ECHO_HELLO_CMD, stdout=True, **options
+        )
+        check_exec(create_exec(c, request), expected, exact=exact, tty=options.get("tty", False))
+
+
 # --- runtime should support streaming interfaces ---------------------------------------------
 
 
 @fw.on_both()
 def test_exec_tty_false_stdin_false(c: fw.Endpoint) -> None:
     """runtime should support exec with tty=false and stdin=false [Conformance]"""
-    with fw.pod_sandbox(c) as (pod_id, pod):
-        container_id = fw.create_default_container(c, pod_id, pod, "container-for-exec-test")
-        fw.start_container(c, container_id)
-        request = cri.ExecRequest(
-            container_id=container_id, cmd=fw.ECHO_HELLO_CMD, stdout=True, stderr=True
-        )
-        url = create_exec(c, request)
-        check_exec(url, fw.ECHO_HELLO_OUTPUT, exact=True, tty=False)
+    exec_echo_hello(c, fw.ECHO_HELLO_OUTPUT, exact=True, stderr=True)
 
 
 @fw.on_both()
 def test_exec_tty_true_stdin_true(c: fw.Endpoint) -> None:
     """runtime should support exec with tty=true and stdin=true [Conformance]"""
-    with fw.pod_sandbox(c) as (pod_id, pod):
-        container_id = fw.create_default_container(c, pod_id, pod, "container-for-exec-test")
-        fw.start_container(c, container_id)
-        request = cri.ExecRequest(
-            container_id=container_id, cmd=fw.ECHO_HELLO_CMD, stdout=True, tty=True, stdin=True
-        )
-        url = create_exec(c, request)
-        check_exec(url, "hello", exact=False, tty=True)
+    exec_echo_hello(c, "hello", exact=False, tty=True, stdin=True)
 
 
 @fw.on_both()

@@ -295,18 +295,30 @@ async def _client_stdin(
         await then()
 
 
+async def _started_with_stdin(driver: Driver, io: ContainerIO, tmp_path: Path) -> tuple[str, Stdio]:
+    """A container with stdin whose task has started."""
+    cid = new_id()
+    stdio = await io.open(cid, str(tmp_path / "c.log"), False, True)
+    await driver.start(cid, stdio)
+    return cid, stdio
+
+
+class _Output:
+    """An attached client's stdout."""
+
+    def __init__(self) -> None:
+        self.got: list[bytes] = []
+
+    async def __call__(self, data: bytes) -> None:
+        self.got.append(data)
+
+
 async def test_attach_detaches_when_the_clients_stdin_ends(
     driver: Driver, io: ContainerIO, tmp_path: Path
 ) -> None:
     """The container's stdin stays open for the next client."""
-    cid = new_id()
-    stdio = await io.open(cid, str(tmp_path / "c.log"), False, True)
-    await driver.start(cid, stdio)
-    got: list[bytes] = []
-
-    async def out(data: bytes) -> None:
-        got.append(data)
-
+    cid, stdio = await _started_with_stdin(driver, io, tmp_path)
+    out = _Output()
     await driver.write(cid, stdio, Stream.STDOUT, b"before\n")
     await asyncio.wait_for(io.attach(cid, Streams(stdin=_client_stdin(b"one "), stdout=out)), WAIT)
     await asyncio.wait_for(io.attach(cid, Streams(stdin=_client_stdin(b"two"), stdout=out)), WAIT)
@@ -318,14 +330,8 @@ async def test_attach_detaches_when_the_clients_stdin_ends(
 async def test_closing_stdin_gives_eof_and_the_attach_follows_the_output(
     driver: Driver, io: ContainerIO, tmp_path: Path
 ) -> None:
-    cid = new_id()
-    stdio = await io.open(cid, str(tmp_path / "c.log"), False, True)
-    await driver.start(cid, stdio)
-    got: list[bytes] = []
-
-    async def out(data: bytes) -> None:
-        got.append(data)
-
+    cid, stdio = await _started_with_stdin(driver, io, tmp_path)
+    out = _Output()
     stdin = _client_stdin(b"last words", then=lambda: io.close_stdin(cid))
     attached = asyncio.ensure_future(io.attach(cid, Streams(stdin=stdin, stdout=out)))
     assert await asyncio.wait_for(driver.read_stdin(cid, stdio), WAIT) == b"last words"
@@ -333,5 +339,5 @@ async def test_closing_stdin_gives_eof_and_the_attach_follows_the_output(
     await driver.write(cid, stdio, Stream.STDOUT, b"bye\n")
     await driver.end(cid)
     await asyncio.wait_for(attached, WAIT)
-    assert b"".join(got) == b"bye\n"
+    assert b"".join(out.got) == b"bye\n"
     await io.close(cid)
