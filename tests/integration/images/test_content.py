@@ -1,0 +1,80 @@
+"""Blobs streamed into containerd's content store: read ahead of the writes, verified by
+containerd, and nothing left behind when the source fails."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import AsyncIterator
+
+import pytest
+
+from adapters.containerd import api
+from adapters.containerd.client import ContainerdClient
+from adapters.containerd.content import READ_AHEAD, WRITE_CHUNK, ContentStore, Leases
+from domain.errors import HexcriError
+
+pytestmark = pytest.mark.containerd
+
+CHUNK = 256 * 1024
+
+
+class SourceBroke(Exception):
+    pass
+
+
+async def source(data: bytes, fail_after: int | None = None) -> AsyncIterator[bytes]:
+    """`data` in CHUNK pieces, as a download yields it; raises after `fail_after` pieces."""
+    for n, start in enumerate(range(0, len(data), CHUNK)):
+        if n == fail_after:
+            raise SourceBroke("the registry went away")
+        yield data[start : start + CHUNK]
+
+
+async def ingests(client: ContainerdClient) -> list[str]:
+    statuses = await client.content.ListStatuses(api.content.ListStatusesRequest())
+    return [s.ref for s in statuses.statuses]
+
+
+def digest_of(data: bytes) -> str:
+    return "sha256:" + hashlib.sha256(data).hexdigest()
+
+
+async def test_a_blob_larger_than_the_read_ahead_is_written_whole(
+    containerd_client: ContainerdClient,
+) -> None:
+    store = ContentStore(containerd_client)
+    data = os.urandom(3 * WRITE_CHUNK + (READ_AHEAD + 1) * CHUNK + 7)
+    digest = digest_of(data)
+    async with Leases(containerd_client).held("test") as lease:  # else GC may take it
+        try:
+            assert await store.write(digest, len(data), source(data), {"a": "1"}, lease)
+            assert await store.read(digest) == data
+            # present: no error, the labels are set, the blob stays whole
+            await store.write(digest, len(data), source(data), {"b": "2"}, lease)
+            assert await store.read(digest) == data
+            info = await store.info(digest)
+            assert info is not None and dict(info.labels) == {"a": "1", "b": "2"}
+            assert await ingests(containerd_client) == []
+        finally:
+            await store.delete(digest)
+
+
+async def test_a_failing_source_aborts_the_ingest(containerd_client: ContainerdClient) -> None:
+    store = ContentStore(containerd_client)
+    data = os.urandom(6 * WRITE_CHUNK)
+    digest = digest_of(data)
+    with pytest.raises(SourceBroke):
+        await store.write(digest, len(data), source(data, fail_after=READ_AHEAD + 6))
+    assert not await store.exists(digest)
+    assert await ingests(containerd_client) == []
+
+
+async def test_a_source_with_other_bytes_is_refused(containerd_client: ContainerdClient) -> None:
+    store = ContentStore(containerd_client)
+    data = os.urandom(2 * WRITE_CHUNK)
+    digest = digest_of(data[:-1] + b"x")
+    with pytest.raises(HexcriError):
+        await store.write(digest, len(data), source(data))
+    assert not await store.exists(digest)
+    assert await ingests(containerd_client) == []
