@@ -121,12 +121,14 @@ class ContainerdImagePuller:
             async with limit:
                 await self._blob(reference, layer, auth, lease, {UNCOMPRESSED: diff_id})
 
-        downloads: list[asyncio.Task[None] | None] = []
-        for layer, diff_id, chain in zip(resolved.layers, diff_ids, chains, strict=True):
-            if await self._snapshot_exists(chain) and await self.content.exists(layer.digest):
-                downloads.append(None)
-                continue
-            downloads.append(asyncio.create_task(download(layer, diff_id)))
+        async def present(layer: Descriptor, chain: str) -> bool:
+            return await self._snapshot_exists(chain) and await self.content.exists(layer.digest)
+
+        done = await asyncio.gather(*map(present, resolved.layers, chains))
+        downloads: list[asyncio.Task[None] | None] = [
+            None if there else asyncio.create_task(download(layer, diff_id))
+            for layer, diff_id, there in zip(resolved.layers, diff_ids, done, strict=True)
+        ]
         try:
             parent = ""
             for n, layer in enumerate(resolved.layers):
