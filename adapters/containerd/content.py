@@ -3,8 +3,8 @@
 Blobs are written through `Content.Write` as one stream per blob, committed with the expected
 digest and size (containerd verifies both), with the blob's labels set on commit; the source
 is read a few chunks ahead of the writes. Blobs that are already present are skipped (their
-labels are updated). Work in flight is protected from
-the garbage collector by a lease that expires on its own if hexcri dies mid-pull.
+labels are updated). Work in flight is protected from the garbage collector by a lease that
+expires on its own if hexcri dies mid-pull.
 """
 
 from __future__ import annotations
@@ -121,7 +121,7 @@ class ContentStore:
                 raise source_error[0] from None
             # present already: containerd answers AlreadyExists, or ends the stream while
             # data is still being sent (grpc then reports a failed send as Internal)
-            if not isinstance(err, AlreadyExists) and not await self.exists(digest):
+            if not isinstance(err, AlreadyExists) and not await self._present(digest):
                 raise
             if labels:
                 await self.set_labels(digest, labels)
@@ -143,6 +143,13 @@ class ContentStore:
             yield data
 
         return await self.write(digest, len(data), one(), labels, lease)
+
+    async def _present(self, digest: str) -> bool:
+        """Whether the blob is there; False when that cannot be told either."""
+        try:
+            return await self.exists(digest)
+        except HexcriError:
+            return False
 
     async def _abort(self, ref: str) -> None:
         with contextlib.suppress(HexcriError):
