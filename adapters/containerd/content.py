@@ -1,15 +1,13 @@
 """containerd's content store and leases, as the image puller uses them.
 
 Blobs are written through `Content.Write` as one stream per blob, committed with the expected
-digest and size (containerd verifies both), with the blob's labels set on commit; the source
-is read a few chunks ahead of the writes. Blobs that are already present are skipped (their
-labels are updated). Work in flight is protected from the garbage collector by a lease that
-expires on its own if hexcri dies mid-pull.
+digest and size (containerd verifies both), with the blob's labels set on commit. Blobs that
+are already present are skipped (their labels are updated). Work in flight is protected from
+the garbage collector by a lease that expires on its own if hexcri dies mid-pull.
 """
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import datetime
 import secrets
@@ -25,7 +23,6 @@ from domain.errors import AlreadyExists, HexcriError, Internal, NotFound
 LEASE_HEADER = "containerd-lease"
 LEASE_EXPIRE = "containerd.io/gc.expire"
 WRITE_CHUNK = 1024 * 1024
-READ_AHEAD = 4  # chunks of the source read while containerd takes the previous ones
 
 
 class ContentStore:
@@ -79,14 +76,13 @@ class ContentStore:
         """
         ref = f"hexcri-{digest}-{secrets.token_hex(4)}"
         source_error: list[BaseException] = []
-        ahead = _ReadAhead(chunks)
 
         async def requests() -> AsyncIterator[Any]:
             offset = 0
             pending: list[bytes] = []  # joined once per message: one copy of every byte
             held = 0
             try:
-                async for chunk in ahead:
+                async for chunk in chunks:
                     pending.append(chunk)
                     held += len(chunk)
                     if held >= WRITE_CHUNK:
@@ -126,8 +122,6 @@ class ContentStore:
             if labels:
                 await self.set_labels(digest, labels)
             return False
-        finally:
-            await ahead.close()
         if source_error:
             await self._abort(ref)
             raise source_error[0]
@@ -154,46 +148,6 @@ class ContentStore:
     async def _abort(self, ref: str) -> None:
         with contextlib.suppress(HexcriError):
             await self.client.content.Abort(api.content.AbortRequest(ref=ref))
-
-
-class _ReadAhead:
-    """Iterates `source` from a task that reads up to READ_AHEAD chunks ahead, so that the
-    download goes on while containerd takes the previous chunks; the source's error comes
-    out where its chunk would have."""
-
-    def __init__(self, source: AsyncIterator[bytes]) -> None:
-        self._source = source
-        self._queue: asyncio.Queue[bytes | BaseException | None] = asyncio.Queue(READ_AHEAD)
-        self._reader: asyncio.Task[None] | None = None
-
-    def __aiter__(self) -> AsyncIterator[bytes]:
-        return self._chunks()
-
-    async def _chunks(self) -> AsyncIterator[bytes]:
-        self._reader = asyncio.ensure_future(self._read())
-        while (item := await self._queue.get()) is not None:
-            if isinstance(item, BaseException):
-                raise item
-            yield item
-
-    async def _read(self) -> None:
-        try:
-            async for chunk in self._source:
-                await self._queue.put(chunk)
-        except Exception as err:
-            await self._queue.put(err)
-        else:
-            await self._queue.put(None)
-
-    async def close(self) -> None:
-        """Stop reading and close the source (its connection goes back to the pool)."""
-        if self._reader is not None:
-            self._reader.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._reader
-        aclose = getattr(self._source, "aclose", None)
-        if aclose is not None:
-            await aclose()
 
 
 def _write(ref: str, offset: int, data: bytes, total: int, expected: str) -> Any:

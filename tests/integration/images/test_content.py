@@ -1,5 +1,5 @@
-"""Blobs streamed into containerd's content store: read ahead of the writes, verified by
-containerd, and nothing left behind when the source fails."""
+"""Blobs streamed into containerd's content store: written whole in several messages,
+verified by containerd, and nothing left behind when the source fails."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import pytest
 
 from adapters.containerd import api
 from adapters.containerd.client import ContainerdClient
-from adapters.containerd.content import READ_AHEAD, WRITE_CHUNK, ContentStore, Leases
+from adapters.containerd.content import WRITE_CHUNK, ContentStore, Leases
 from domain.errors import HexcriError
 
 pytestmark = pytest.mark.containerd
@@ -40,11 +40,11 @@ def digest_of(data: bytes) -> str:
     return "sha256:" + hashlib.sha256(data).hexdigest()
 
 
-async def test_a_blob_larger_than_the_read_ahead_is_written_whole(
+async def test_a_blob_of_several_messages_is_written_whole(
     containerd_client: ContainerdClient,
 ) -> None:
     store = ContentStore(containerd_client)
-    data = os.urandom(3 * WRITE_CHUNK + (READ_AHEAD + 1) * CHUNK + 7)
+    data = os.urandom(3 * WRITE_CHUNK + CHUNK + 7)
     digest = digest_of(data)
     async with Leases(containerd_client).held("test") as lease:  # else GC may take it
         try:
@@ -65,7 +65,7 @@ async def test_a_failing_source_aborts_the_ingest(containerd_client: ContainerdC
     data = os.urandom(6 * WRITE_CHUNK)
     digest = digest_of(data)
     with pytest.raises(SourceBroke):
-        await store.write(digest, len(data), source(data, fail_after=READ_AHEAD + 6))
+        await store.write(digest, len(data), source(data, fail_after=10))
     assert not await store.exists(digest)
     assert await ingests(containerd_client) == []
 
