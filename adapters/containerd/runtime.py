@@ -98,8 +98,8 @@ class ContainerdRuntime:
         self._runtime_options = runtime_options or {}
         # rootfs mounts and stdio of created containers whose task `start` will make
         self._pending: dict[str, tuple[builtins.list[Any], Stdio]] = {}
-        # tasks made by `create_task`, not started yet: the clearing of their extension
-        self._made: dict[str, asyncio.Future[None] | None] = {}
+        # tasks made by `create_task`, not started yet: whether their extension is to clear
+        self._made: dict[str, bool] = {}
 
     # --- create / start / stop / delete ---------------------------------------------------
 
@@ -159,12 +159,11 @@ class ContainerdRuntime:
         return container
 
     async def create_task(self, container_id: str) -> None:
-        """Create the task (unless a crash left it made); clearing the pending-task extension
-        goes on in the background until `start` waits for it."""
+        """Create the task (unless a crash left it made); `start` clears the pending-task
+        extension beside starting it."""
         if container_id in self._made:
             return
         pending = self._pending.pop(container_id, None) or await self._pending_task(container_id)
-        cleared: asyncio.Future[None] | None = None
         if pending is not None:
             mounts, stdio = pending
             # AlreadyExists: made before a restart of hexcri, not started yet
@@ -179,16 +178,15 @@ class ContainerdRuntime:
                         terminal=stdio.terminal,
                     )
                 )
-            cleared = asyncio.ensure_future(self._task_made(container_id))
-        self._made[container_id] = cleared
+        self._made[container_id] = pending is not None
 
     async def start(self, container_id: str) -> int:
         """Start the task, made first unless `create_task` made it; returns its pid."""
         await self.create_task(container_id)
-        cleared = self._made.pop(container_id, None)
+        made_now = self._made.pop(container_id)
         started, _ = await asyncio.gather(
             self._client.tasks.Start(api.tasks.StartRequest(container_id=container_id)),
-            cleared if cleared is not None else asyncio.sleep(0),
+            self._task_made(container_id) if made_now else asyncio.sleep(0),
         )
         return int(started.pid)
 
@@ -230,9 +228,7 @@ class ContainerdRuntime:
 
     async def delete(self, container_id: str) -> None:
         self._pending.pop(container_id, None)
-        cleared = self._made.pop(container_id, None)
-        if cleared is not None:
-            await asyncio.gather(cleared, return_exceptions=True)
+        self._made.pop(container_id, None)
         await self._delete_task(container_id)
         await self._delete_container(container_id)
         await self._remove_snapshot(container_id)
