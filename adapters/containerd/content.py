@@ -2,8 +2,9 @@
 
 Blobs are written through `Content.Write` as one stream per blob, committed with the expected
 digest and size (containerd verifies both), with the blob's labels set on commit. Blobs that
-are already present are skipped (their labels are updated). Work in flight is protected from
-the garbage collector by a lease that expires on its own if hexcri dies mid-pull.
+are already present are skipped (their labels are updated). Work in flight, and what a pull
+finds present and relies on, is protected from the garbage collector by a lease that expires on
+its own if hexcri dies mid-pull.
 """
 
 from __future__ import annotations
@@ -41,6 +42,12 @@ class ContentStore:
 
     async def exists(self, digest: str) -> bool:
         return await self.info(digest) is not None
+
+    async def held(self, digest: str, lease: str) -> bool:
+        """Whether the blob is present, put in `lease` first: the garbage collector cannot
+        take it between this answer and its use (GC and the lease update serialize)."""
+        await lease_resource(self.client, lease, "content", digest)
+        return await self.exists(digest)
 
     async def read(self, digest: str) -> bytes:
         """A whole (small) blob: manifests, indexes, configs."""
@@ -154,6 +161,12 @@ def _write(ref: str, offset: int, data: bytes, total: int, expected: str) -> Any
     return api.content.WriteContentRequest(
         action=api.content.WRITE, ref=ref, offset=offset, data=data, total=total, expected=expected
     )
+
+
+async def lease_resource(client: ContainerdClient, lease: str, kind: str, name: str) -> None:
+    """Put a resource (`content`, `snapshots/<snapshotter>`) in `lease`, present or not."""
+    resource = api.leases.Resource(id=name, type=kind)
+    await client.leases.AddResource(api.leases.AddResourceRequest(id=lease, resource=resource))
 
 
 class Leases:

@@ -24,7 +24,7 @@ from google.protobuf import field_mask_pb2
 
 from adapters.containerd import api
 from adapters.containerd.client import ContainerdClient
-from adapters.containerd.content import LEASE_HEADER, ContentStore, Leases
+from adapters.containerd.content import LEASE_HEADER, ContentStore, Leases, lease_resource
 from adapters.containerd.images import (
     DEFAULT_SNAPSHOTTER,
     MANAGED_LABEL,
@@ -79,7 +79,7 @@ class ContainerdImagePuller:
     async def _pull(self, reference: Reference, auth: AuthConfig | None) -> Image:
         resolved = await self.registry.resolve(reference, auth)
         async with self.leases.held("pull", self.lease_expiry) as lease:
-            config_bytes = await self._fetch_small(reference, resolved.config, auth)
+            config_bytes = await self._fetch_small(reference, resolved.config, auth, lease)
             try:
                 config_doc = json.loads(config_bytes)
                 diff_ids = list(config_doc["rootfs"]["diff_ids"])
@@ -122,7 +122,9 @@ class ContainerdImagePuller:
                 await self._blob(reference, layer, auth, lease, {UNCOMPRESSED: diff_id})
 
         async def present(layer: Descriptor, chain: str) -> bool:
-            return await self._snapshot_exists(chain) and await self.content.exists(layer.digest)
+            return await self._snapshot_held(chain, lease) and await self.content.held(
+                layer.digest, lease
+            )
 
         done = await asyncio.gather(*map(present, resolved.layers, chains))
         downloads: list[asyncio.Task[None] | None] = [
@@ -157,7 +159,7 @@ class ContainerdImagePuller:
         """Ensure one blob is in the content store; one stream per digest at a time."""
 
         async def write() -> None:
-            if await self.content.exists(desc.digest):
+            if await self.content.held(desc.digest, lease):
                 await self.content.set_labels(desc.digest, labels)
                 return
             stream = self.registry.fetch(reference, desc, auth)
@@ -166,11 +168,11 @@ class ContainerdImagePuller:
         await _shared(self._blobs, desc.digest, write)
 
     async def _fetch_small(
-        self, reference: Reference, desc: Descriptor, auth: AuthConfig | None
+        self, reference: Reference, desc: Descriptor, auth: AuthConfig | None, lease: str
     ) -> bytes:
         if desc.size > MAX_CONFIG_BYTES:
             raise InvalidArgument(f"image {reference}: config of {desc.size} bytes is too large")
-        if await self.content.exists(desc.digest):
+        if await self.content.held(desc.digest, lease):
             return await self.content.read(desc.digest)
         out = bytearray()
         async for chunk in self.registry.fetch(reference, desc, auth):
@@ -196,14 +198,16 @@ class ContainerdImagePuller:
     async def _write_document(
         self, digest: str, data: bytes, labels: dict[str, str], lease: str
     ) -> None:
-        if await self.content.exists(digest):
+        if await self.content.held(digest, lease):
             await self.content.set_labels(digest, labels)
         else:
             await self.content.write_bytes(digest, data, labels, lease)
 
     # --- unpacking --------------------------------------------------------------------------
 
-    async def _snapshot_exists(self, key: str) -> bool:
+    async def _snapshot_held(self, key: str, lease: str) -> bool:
+        """Whether the snapshot is present, put in `lease` first (as `ContentStore.held`)."""
+        await lease_resource(self.client, lease, f"snapshots/{self.snapshotter}", key)
         try:
             await self.client.snapshots.Stat(
                 api.snapshots.StatSnapshotRequest(snapshotter=self.snapshotter, key=key)
@@ -215,7 +219,7 @@ class ContainerdImagePuller:
     async def _unpack(
         self, layer: Descriptor, diff_id: str, chain: str, parent: str, lease: str
     ) -> None:
-        if await self._snapshot_exists(chain):
+        if await self._snapshot_held(chain, lease):
             return
         metadata = ((LEASE_HEADER, lease),)
         key = f"extract-{secrets.token_hex(6)}-{chain}"

@@ -78,3 +78,20 @@ async def test_a_source_with_other_bytes_is_refused(containerd_client: Container
         await store.write(digest, len(data), source(data))
     assert not await store.exists(digest)
     assert await ingests(containerd_client) == []
+
+
+async def test_a_blob_held_by_a_lease_survives_the_garbage_collector(
+    containerd_client: ContainerdClient,
+) -> None:
+    """What a pull finds present stays until it is used, even if nothing else refers to it."""
+    store, leases = ContentStore(containerd_client), Leases(containerd_client)
+    data = os.urandom(4096)
+    digest = digest_of(data)
+    writer = await leases.create("writer")
+    await store.write(digest, len(data), source(data), lease=writer)
+    user = await leases.create("user")
+    assert await store.held(digest, user)
+    await leases.delete(writer, sync=True)  # the writer's reference goes, a collection runs
+    assert await store.read(digest) == data
+    await leases.delete(user, sync=True)
+    assert not await store.exists(digest)
