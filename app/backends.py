@@ -33,7 +33,10 @@ class Backend:
 
 def memory_backend(settings: Settings) -> Backend:
     """The CRI simulator: every port in memory except the clock and the log files."""
-    return Backend(MemoryBackend(clock=SystemClock()).ports(), dialer=NodeDialer())
+    backend = MemoryBackend(
+        clock=SystemClock(), max_line_size=settings.max_container_log_line_size
+    )
+    return Backend(backend.ports(), dialer=NodeDialer())
 
 
 def containerd_backend(settings: Settings) -> Backend:
@@ -57,7 +60,9 @@ def containerd_backend(settings: Settings) -> Backend:
         HostsConfig(settings.registry.config_path),
         progress_timeout=settings.registry.no_progress_timeout,
     )
-    io = FifoContainerIO(os.path.join(settings.state_dir, "io"), clock)
+    io = FifoContainerIO(
+        os.path.join(settings.state_dir, "io"), clock, settings.max_container_log_line_size
+    )
     state = SqliteStateStore(os.path.join(settings.root_dir, "hexcri.db"))
     snapshotter_root = os.path.join(ctd.root, f"io.containerd.snapshotter.v1.{ctd.snapshotter}")
     images = ContainerdImageStore(client, ctd.snapshotter, snapshotter_root)

@@ -59,6 +59,8 @@ class Settings(BaseSettings):
     # restrict_oom_score_adj); true/false forces it.
     restrict_oom_score_adj: bool | None = None
     stop_kill_wait: float = 10.0
+    # bytes of a log record: longer lines are cut into partial records (<= 0: no limit)
+    max_container_log_line_size: int = 16 * 1024
     containerd: ContainerdSettings = ContainerdSettings()
     cni: CniSettings = CniSettings()
     registry: RegistrySettings = RegistrySettings()

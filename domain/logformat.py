@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from enum import Enum
 
-MAX_RECORD = 16 * 1024  # bytes of content per record, as kubelet expects
+MAX_RECORD = 16 * 1024  # bytes of content per record: containerd's max_container_log_line_size
 
 
 class Stream(str, Enum):
@@ -29,10 +29,15 @@ def format_record(ts_ns: int, stream: Stream, partial: bool, content: bytes) -> 
 
 
 class LineSplitter:
-    """Cuts a byte stream into log records: whole lines (F) and 16 KiB pieces of long ones (P)."""
+    """Cuts a byte stream into log records, as containerd's CRI logger does.
+
+    A line ended by a newline is a full record (F). A line longer than `max_record` bytes is
+    cut into partial records (P) of that size, ended by an F record with the rest; `max_record`
+    <= 0 means no limit. Output that ends without a newline is a partial record (`flush`).
+    """
 
     def __init__(self, max_record: int = MAX_RECORD) -> None:
-        self._max = max_record
+        self._max = max_record if max_record > 0 else 0
         self._buf = bytearray()
 
     def feed(self, data: bytes) -> list[tuple[bytes, bool]]:
@@ -47,23 +52,23 @@ class LineSplitter:
                 break
             line = bytes(buf[start:nl])
             start = nl + 1
-            while len(line) > self._max:
+            while self._max and len(line) > self._max:
                 out.append((line[: self._max], True))
                 line = line[self._max :]
             out.append((line, False))
         del buf[:start]
-        while len(buf) >= self._max:
+        while self._max and len(buf) > self._max:  # a line of exactly max may still end
             out.append((bytes(buf[: self._max]), True))
             del buf[: self._max]
         return out
 
     def flush(self) -> list[tuple[bytes, bool]]:
-        """What is left when the stream ends: a last line without newline is written as F."""
+        """What is left when the stream ends: output without a final newline is partial (P)."""
         if not self._buf:
             return []
         rest = bytes(self._buf)
         self._buf.clear()
-        return [(rest, False)]
+        return [(rest, True)]
 
 
 def parse_record(line: bytes) -> tuple[str, Stream, bool, bytes]:

@@ -9,8 +9,8 @@ import os
 import shutil
 
 from adapters.containerd.fifo import Fifo, FifoWriter
-from domain.errors import NotFound
-from domain.logformat import LineSplitter, Stream, format_record
+from domain.errors import InvalidArgument, NotFound
+from domain.logformat import MAX_RECORD, LineSplitter, Stream, format_record
 from ports.clock import Clock
 from ports.runtime import Stdio
 from ports.streams import Streams
@@ -25,15 +25,16 @@ DRAIN_TIMEOUT = 2.0
 class _Pump:
     """One container's output: FIFO readers, a record splitter per stream, one log writer."""
 
-    def __init__(self, clock: Clock, log_path: str) -> None:
+    def __init__(self, clock: Clock, log_path: str, log_fd: int | None, max_line: int) -> None:
         self._clock = clock
         self.log_path = log_path
+        self._max_line = max_line
         self.fifos: list[Fifo] = []
         self._splitters: dict[Stream, LineSplitter] = {}
         self._pending: list[bytes] = []
         self._wake = asyncio.Event()
         self._closing = False
-        self._fd: int | None = None
+        self._fd = log_fd
         self._file_lock = asyncio.Lock()
         self._writer = asyncio.create_task(self._write_loop())
         # attached clients (`FifoContainerIO.attach`) and the writer of the container's stdin
@@ -46,7 +47,7 @@ class _Pump:
         return self._open_fifos == 0
 
     def attach(self, path: str, stream: Stream) -> None:
-        splitter = self._splitters.setdefault(stream, LineSplitter())
+        splitter = self._splitters.setdefault(stream, LineSplitter(self._max_line))
 
         def on_data(data: bytes) -> None:
             for tap in self.taps:
@@ -129,6 +130,19 @@ def _open_log(path: str) -> int:
     return os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o640)
 
 
+async def open_log_file(path: str) -> int | None:
+    """The container's log file, created now (kubelet opens it as soon as the container
+    starts); None when the container has no log. A file that cannot be made is the client's
+    InvalidArgument, as containerd's CRI refuses to start such a container."""
+    if not path:
+        return None
+    try:
+        return await asyncio.to_thread(_open_log, path)
+    except (OSError, ValueError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise InvalidArgument(f"log_path: cannot create log file {path[:100]!r}: {reason}") from exc
+
+
 def _write_all(fd: int, data: bytes) -> None:
     view = memoryview(data)
     while view:
@@ -150,9 +164,10 @@ class FifoContainerIO:
     shims still hold their write ends, and buffered output is not lost).
     """
 
-    def __init__(self, state_dir: str, clock: Clock) -> None:
+    def __init__(self, state_dir: str, clock: Clock, max_line_size: int = MAX_RECORD) -> None:
         self._root = os.path.join(state_dir, "io")
         self._clock = clock
+        self._max_line = max_line_size
         self._pumps: dict[str, _Pump] = {}
 
     def _dir(self, container_id: str) -> str:
@@ -170,8 +185,14 @@ class FifoContainerIO:
         )
         if container_id in self._pumps:
             return stdio
-        await asyncio.to_thread(_make_fifos, directory, names)
-        pump = _Pump(self._clock, log_path)
+        log_fd = await open_log_file(log_path)
+        try:
+            await asyncio.to_thread(_make_fifos, directory, names)
+        except BaseException:
+            if log_fd is not None:
+                os.close(log_fd)
+            raise
+        pump = _Pump(self._clock, log_path, log_fd, self._max_line)
         try:
             pump.attach(stdio.stdout, Stream.STDOUT)  # tty output logs as stdout
             if not tty:

@@ -37,7 +37,7 @@ from domain.model import (
     RuntimeContainer,
     TaskStatus,
 )
-from domain.spec import apply, with_resolved_user
+from domain.spec import apply, needs_passwd, with_resolved_user
 from domain.spec.pipeline import resources as spec_resources
 from domain.spec.resources import merge_resources
 from ports.runtime import CreateRequest, Stdio
@@ -615,11 +615,11 @@ MAX_SYMLINKS = 16
 
 
 async def _resolve_user(spec: dict[str, Any], mounts: Sequence[Any]) -> dict[str, Any]:
-    """`spec` with a `process.user.username` resolved from the rootfs's passwd and group.
+    """`spec` with its `process.user` resolved from the rootfs's passwd and group.
 
     The files are read from the snapshot's layer directories (no mount, nothing run): the
-    topmost layer holding a file wins, as overlayfs shows it. A spec without a username is
-    returned as is; an unknown user or group is an InvalidArgument.
+    topmost layer holding a file wins, as overlayfs shows it. An image without the files
+    resolves numeric users only; an unknown user or group is an InvalidArgument.
     """
     user = (spec.get("process") or {}).get("user") or {}
     if not user.get("username"):
@@ -628,11 +628,11 @@ async def _resolve_user(spec: dict[str, Any], mounts: Sequence[Any]) -> dict[str
     passwd, group = await asyncio.to_thread(
         lambda: (_read_rootfs(layers, "/etc/passwd"), _read_rootfs(layers, "/etc/group"))
     )
-    if passwd is None:
+    if passwd is None and needs_passwd(spec):
         raise InvalidArgument(
-            f"cannot resolve user {user['username']!r}: the image has no /etc/passwd"
+            f"cannot resolve user {user['username'][:100]!r}: the image has no /etc/passwd"
         )
-    return apply(spec, [with_resolved_user(passwd, group or "")])
+    return apply(spec, [with_resolved_user(passwd or "", group or "")])
 
 
 def _layer_dirs(mounts: Sequence[Any]) -> builtins.list[str]:

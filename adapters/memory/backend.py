@@ -13,6 +13,7 @@ from adapters.memory.network import MemoryNamespaces, MemoryNetwork
 from adapters.memory.profiles import MemorySecurityProfiles
 from adapters.memory.runtime import MemoryRuntime
 from adapters.memory.state import MemoryStateStore
+from domain.logformat import MAX_RECORD
 from domain.services.context import Ports
 from ports.clock import Clock
 
@@ -29,9 +30,10 @@ class MemoryBackend:
     files: MemorySandboxFiles = field(default_factory=MemorySandboxFiles)
     devices: MemoryDeviceLookup = field(default_factory=MemoryDeviceLookup)
     profiles: MemorySecurityProfiles = field(default_factory=MemorySecurityProfiles)
+    max_line_size: int = MAX_RECORD  # of a CRI log record
 
     def __post_init__(self) -> None:
-        self.io = MemoryIO(self.clock)
+        self.io = MemoryIO(self.clock, self.max_line_size)
         self.runtime = MemoryRuntime(self.clock, self.io)
         self.images = MemoryImageStore(self.registry, self.clock)
 

@@ -9,8 +9,8 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import BinaryIO
 
-from domain.errors import NotFound
-from domain.logformat import LineSplitter, Stream, format_record
+from domain.errors import InvalidArgument, NotFound
+from domain.logformat import MAX_RECORD, LineSplitter, Stream, format_record
 from ports.clock import Clock
 from ports.runtime import Stdio
 from ports.streams import Streams
@@ -32,15 +32,23 @@ class _Pipe:
 class MemoryIO:
     """Implements ContainerIO; `emit` is how the fake runtime's processes write output."""
 
-    def __init__(self, clock: Clock) -> None:
+    def __init__(self, clock: Clock, max_line_size: int = MAX_RECORD) -> None:
         self._clock = clock
+        self._max_line = max_line_size
         self._pipes: dict[str, _Pipe] = {}
 
     async def open(self, container_id: str, log_path: str, tty: bool, stdin: bool) -> Stdio:
         pipe = self._pipes.get(container_id)
         if pipe is None:
-            pipe = self._pipes[container_id] = _Pipe(log_path=log_path, tty=tty)
-            self._open_file(pipe)
+            pipe = _Pipe(log_path=log_path, tty=tty)
+            try:
+                self._open_file(pipe)
+            except (OSError, ValueError) as exc:
+                reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+                raise InvalidArgument(
+                    f"log_path: cannot create log file {log_path[:100]!r}: {reason}"
+                ) from exc
+            self._pipes[container_id] = pipe
         base = f"memory://{container_id}"
         return Stdio(
             stdin=f"{base}/stdin" if stdin else "",
@@ -63,7 +71,7 @@ class MemoryIO:
             stream = Stream.STDOUT
         for tap in pipe.taps:
             tap.put_nowait((stream, data))
-        splitter = pipe.splitters.setdefault(stream, LineSplitter())
+        splitter = pipe.splitters.setdefault(stream, LineSplitter(self._max_line))
         self._write(pipe, stream, splitter.feed(data))
 
     def _write(self, pipe: _Pipe, stream: Stream, records: list[tuple[bytes, bool]]) -> None:

@@ -34,6 +34,7 @@ from domain.model import (
     TaskOOM,
     TaskStatus,
 )
+from domain.spec import apply, with_resolved_user
 from domain.spec.pipeline import resources as spec_resources
 from domain.spec.resources import merge_resources
 from ports.clock import Clock
@@ -74,6 +75,13 @@ class _Task:
     stdio: _Stdio = field(default_factory=_Stdio)
 
 
+# every fake image's /etc/passwd and /etc/group: busybox's users and groups
+IMAGE_PASSWD = "root:x:0:0:root:/root:/bin/sh\ndaemon:x:1:1:daemon:/usr/sbin:/bin/false\n" + (
+    "nobody:x:65534:65534:nobody:/home:/bin/false\n"
+)
+IMAGE_GROUP = "root:x:0:\ndaemon:x:1:\nwheel:x:10:root\nnogroup:x:65534:\n"
+
+
 class MemoryRuntime:
     """Implements ContainerRuntime and RuntimeEvents."""
 
@@ -90,7 +98,8 @@ class MemoryRuntime:
     async def create(self, request: CreateRequest) -> None:
         if request.id in self._tasks:
             raise AlreadyExists(f"container {request.id} already exists")
-        self._tasks[request.id] = _Task(request=request)
+        spec = apply(request.spec, [with_resolved_user(IMAGE_PASSWD, IMAGE_GROUP)])
+        self._tasks[request.id] = _Task(request=request.model_copy(update={"spec": spec}))
 
     async def create_task(self, container_id: str) -> None:
         """The fake's task is made with its container: only checks that it exists."""

@@ -14,7 +14,7 @@ from domain.spec.files import sandbox_files
 from domain.spec.node import NodeOptions, sandbox_dir
 from domain.spec.pipeline import Spec, Step, apply
 from domain.spec.sandbox import sandbox_spec
-from domain.spec.user import with_resolved_user
+from domain.spec.user import needs_passwd, with_resolved_user
 
 __all__ = [
     "HostDevice",
@@ -24,6 +24,7 @@ __all__ = [
     "Step",
     "apply",
     "container_spec",
+    "needs_passwd",
     "sandbox_dir",
     "sandbox_files",
     "sandbox_spec",

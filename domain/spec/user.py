@@ -1,12 +1,12 @@
 """The process user: from the CRI security context or the image's USER.
 
-The domain cannot read the image's /etc/passwd and /etc/group, so the spec generator
-resolves numeric users only: `uid` and `uid:gid` are written into `process.user`. A user
-*name* (CRI run_as_username, or a non-numeric image USER such as `nginx` or `app:staff`)
-is kept in `process.user.username` with uid/gid 0 and, when a group is numeric, that gid;
-`resolve_user` below finishes the job from the rootfs's passwd/group text, and must be
-applied by whoever can read the rootfs (the runtime adapter) before the container starts,
-just as containerd's `WithUser`/`WithAdditionalGIDs` read them from the snapshot.
+The domain cannot read the image's /etc/passwd and /etc/group, so the spec generator writes
+the numeric parts of the requested `user[:group]` into `process.user` and keeps the request
+itself in `process.user.username` (`0` when nobody asked: root). `with_resolved_user` below
+finishes the job from the rootfs's passwd/group text, and must be applied by whoever can read
+the rootfs (the runtime adapter) before the container is created, just as containerd's
+`WithUser`/`WithAdditionalGIDs` read them from the snapshot. It also removes the request,
+which is no field of a Linux OCI spec.
 """
 
 from __future__ import annotations
@@ -36,17 +36,15 @@ def requested_user(username: str, uid: int | None, gid: int | None, image_user: 
 
 
 def with_user(user: str) -> Step:
-    """`process.user` from a `user[:group]` string, resolving numeric parts only."""
+    """`process.user` from a `user[:group]` string: its numeric parts, and the request kept in
+    `username` for `with_resolved_user` (root, `0`, when `user` is empty)."""
     name, _, group = user.partition(":")
 
     def step(spec: Spec) -> None:
         entry = process(spec).setdefault("user", {})
         entry["uid"] = int(name) if name.isdigit() else 0
         entry["gid"] = int(group) if group.isdigit() else 0
-        if (name and not name.isdigit()) or (group and not group.isdigit()):
-            entry["username"] = user
-        else:
-            entry.pop("username", None)
+        entry["username"] = user or "0"
 
     return step
 
@@ -80,7 +78,8 @@ def resolve_user(user: str, passwd: str, group: str) -> tuple[int, int, list[int
 
     As containerd's WithUser: a numeric uid not in passwd runs with gid 0; a name that is
     not in passwd (or a group name not in group) is an InvalidArgument. The additional gids
-    are the groups that list the user's name as a member.
+    (containerd's WithAdditionalGIDs) are the primary gid, then the groups that list the
+    user's name as a member.
     """
     name, _, grp = user.partition(":")
     users = _table(passwd, 4)
@@ -104,14 +103,23 @@ def resolve_user(user: str, passwd: str, group: str) -> tuple[int, int, list[int
         for g in groups
         if login and len(g) > 3 and login in g[3].split(",") and g[2].isdigit()
     ]
-    return uid, gid, [g for g in dict.fromkeys(extra) if g != gid]
+    return uid, gid, list(dict.fromkeys([gid, *extra]))
+
+
+def needs_passwd(spec: Spec) -> bool:
+    """Whether the user `with_user` asked for names a user or group (numeric ids resolve
+    without the image's /etc/passwd)."""
+    request = str(process(spec).get("user", {}).get("username", ""))
+    return any(part and not part.isdigit() for part in request.split(":"))
 
 
 def with_resolved_user(passwd: str, group: str) -> Step:
-    """Finish a `process.user.username` left by `with_user`, from the rootfs's files.
+    """Finish the `process.user` of `with_user` from the rootfs's /etc/passwd and /etc/group.
 
-    The adapter that can read the image's /etc/passwd and /etc/group applies this step
-    (via `apply`) before creating the container; a spec without a username is unchanged.
+    The adapter that can read the image's files applies this step (via `apply`) before
+    creating the container (with empty texts for an image without them). The additional gids
+    are those of `resolve_user`, then the CRI's supplemental groups, without duplicates. A
+    spec without a request is unchanged.
     """
 
     def step(spec: Spec) -> None:
@@ -121,8 +129,6 @@ def with_resolved_user(passwd: str, group: str) -> Step:
             return
         uid, gid, extra = resolve_user(user, passwd, group)
         entry["uid"], entry["gid"] = uid, gid
-        gids = [*extra, *(g for g in entry.get("additionalGids", []) if g not in extra)]
-        if gids:
-            entry["additionalGids"] = gids
+        entry["additionalGids"] = list(dict.fromkeys([*extra, *entry.get("additionalGids", [])]))
 
     return step

@@ -18,7 +18,7 @@ import pytest
 
 from adapters.memory.clock import FakeClock
 from adapters.memory.io import MemoryIO
-from domain.errors import NotFound
+from domain.errors import InvalidArgument, NotFound
 from domain.ids import new_id
 from domain.logformat import MAX_RECORD, Stream, parse_record
 from ports.io import ContainerIO
@@ -175,6 +175,24 @@ async def test_open_gives_stdio_for_the_streams_asked(io: ContainerIO, tmp_path:
     assert await io.open(cid, str(tmp_path / "tty.log"), True, True) == tty  # re-attach
 
 
+async def test_the_log_file_exists_once_stdio_is_open(io: ContainerIO, tmp_path: Path) -> None:
+    """kubelet (and the upstream specs) open the log as soon as StartContainer returns."""
+    log = tmp_path / "pod" / "app" / "0.log"
+    await io.open(new_id(), str(log), False, False)
+    assert log.exists() and log.read_bytes() == b""
+
+
+async def test_a_log_file_that_cannot_be_made_is_invalid_argument(
+    io: ContainerIO, tmp_path: Path
+) -> None:
+    (tmp_path / "file").write_text("")
+    cid = new_id()
+    with pytest.raises(InvalidArgument, match="log_path"):
+        await io.open(cid, str(tmp_path / "file" / "0.log"), False, False)
+    with pytest.raises(NotFound):
+        await io.reopen_log(cid)  # nothing was opened
+
+
 async def test_lines_are_logged_in_the_cri_format(
     driver: Driver, io: ContainerIO, tmp_path: Path
 ) -> None:
@@ -206,11 +224,11 @@ async def test_long_lines_are_split_into_partial_records(
         (Stream.STDOUT, True, MAX_RECORD),
         (Stream.STDOUT, True, MAX_RECORD),
         (Stream.STDOUT, False, 40000 - 2 * MAX_RECORD),
-        (Stream.STDOUT, True, MAX_RECORD),  # a full record's worth, the line not ended yet
+        (Stream.STDOUT, True, MAX_RECORD),  # the output ended without a newline
     ]
 
 
-async def test_close_flushes_a_partial_line(
+async def test_close_flushes_output_without_newline_as_partial(
     driver: Driver, io: ContainerIO, tmp_path: Path
 ) -> None:
     cid, log = new_id(), tmp_path / "tail.log"
@@ -220,9 +238,9 @@ async def test_close_flushes_a_partial_line(
     await driver.end(cid)
     await io.close(cid)
     assert sorted(records(log)) == [
-        (Stream.STDERR, False, b"err tail"),
+        (Stream.STDERR, True, b"err tail"),
         (Stream.STDOUT, False, b"line"),
-        (Stream.STDOUT, False, b"no newline"),
+        (Stream.STDOUT, True, b"no newline"),
     ]
 
 

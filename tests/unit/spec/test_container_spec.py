@@ -54,7 +54,7 @@ def test_plain_container() -> None:
     assert proc["env"] == ["PATH=/usr/bin:/bin", "HOSTNAME=web-0", "X=1"]
     assert proc["cwd"] == "/" and proc["terminal"] is False
     assert proc["noNewPrivileges"] is False and "rlimits" not in proc
-    assert proc["user"] == {"uid": 0, "gid": 0}
+    assert proc["user"] == {"uid": 0, "gid": 0, "username": "0"}  # resolved by the runtime
     assert "oomScoreAdj" not in proc  # no resources: inherit
     assert "hostname" not in spec  # the UTS namespace is the sandbox's
     assert spec["root"] == {"path": "rootfs", "readonly": False}
@@ -136,10 +136,12 @@ def test_shared_and_target_pid() -> None:
 
 def test_user_from_cri_and_image() -> None:
     spec = container_spec(container(), sandbox(), image(user="1000:1000"), NODE)
-    assert spec["process"]["user"] == {"uid": 1000, "gid": 1000}
+    assert spec["process"]["user"] == {"uid": 1000, "gid": 1000, "username": "1000:1000"}
     sec = ContainerSecurity(run_as_user=7, run_as_group=8, supplemental_groups=(9,))
     spec = container_spec(container(sec), sandbox(), image(user="nginx"), NODE)
-    assert spec["process"]["user"] == {"uid": 7, "gid": 8, "additionalGids": [9]}
+    assert spec["process"]["user"] == {
+        "uid": 7, "gid": 8, "additionalGids": [9], "username": "7:8"
+    }  # fmt: skip
     spec = container_spec(container(), sandbox(), image(user="nginx"), NODE)
     assert spec["process"]["user"]["username"] == "nginx"
 

@@ -89,7 +89,9 @@ def test_sandbox_user_and_groups() -> None:
         }
     )
     spec = sandbox_spec(sandbox(pod), PAUSE, NODE)
-    assert spec["process"]["user"] == {"uid": 65535, "gid": 65535, "additionalGids": [1]}
+    assert spec["process"]["user"] == {
+        "uid": 65535, "gid": 65535, "additionalGids": [1], "username": "65535:65535"
+    }  # fmt: skip
 
 
 def test_sandbox_image_user_cwd_env() -> None:
@@ -98,7 +100,7 @@ def test_sandbox_image_user_cwd_env() -> None:
         config=ImageConfig(cmd=("/pause",), user="65535:65535", working_dir="/w", env=("A=1",)),
     )
     spec = sandbox_spec(sandbox(), img, NODE)
-    assert spec["process"]["user"] == {"uid": 65535, "gid": 65535}
+    assert spec["process"]["user"] == {"uid": 65535, "gid": 65535, "username": "65535:65535"}
     assert spec["process"]["cwd"] == "/w" and spec["process"]["env"] == ["A=1"]
     assert spec["annotations"]["io.kubernetes.cri.image-name"] == "p"
 
