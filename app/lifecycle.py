@@ -10,6 +10,7 @@ import signal
 from adapters.cri.server import start_server, stop_server
 from adapters.streaming.server import StreamingServer
 from app.container import Application
+from app.info import cri_config
 from app.settings import Settings
 from domain.errors import Unavailable
 from domain.services.context import Context
@@ -57,7 +58,8 @@ async def serve(settings: Settings) -> None:
     if await _recovered(ctx, stopping):
         streaming = StreamingServer(ctx, settings.streaming_address, app.backend().dialer)
         await streaming.start()
-        server = await start_server(ctx, settings.socket, streaming)
+        config = cri_config(settings, streaming.base_url, ctx.settings.node)
+        server = await start_server(ctx, settings.socket, streaming, config)
         log.info("hexcri %s serving CRI on %s (%s backend), streaming on %s",
                  ctx.settings.runtime_version, settings.socket, settings.backend,
                  streaming.base_url)  # fmt: skip

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import Any, Protocol
 
 from pydantic import Field
 
@@ -18,6 +18,13 @@ class PodNetworkRequest(Frozen):
     port_mappings: tuple[PortMapping, ...] = ()
     dns: DNSConfig | None = None
     annotations: dict[str, str] = Field(default_factory=dict)
+
+
+class NetworkInfo(Frozen):
+    """What the network has loaded, as containerd's CRI shows it in `crictl info`."""
+
+    config: dict[str, Any] = Field(default_factory=dict)  # `cniconfig`, go-cni's field names
+    last_load_status: str = "OK"  # `lastCNILoadStatus`: OK, or why no config is loaded
 
 
 class NetworkNamespaces(Protocol):
@@ -49,6 +56,10 @@ class PodNetwork(Protocol):
 
     def condition(self) -> Condition:
         """The `NetworkReady` condition."""
+        ...
+
+    def info(self) -> NetworkInfo:
+        """The loaded network configuration and the last load's outcome."""
         ...
 
     def update_pod_cidr(self, cidr: str) -> None: ...

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import json
 import logging
 import os
 from collections.abc import AsyncIterator
@@ -17,11 +18,40 @@ from adapters.cni.errors import CniNotReady
 from adapters.cni.result import pod_ips
 from adapters.cni.runtimeconf import DEFAULT_IFNAME, RuntimeConf, capability_args, pod_args
 from domain.model import Condition, NetworkResult
-from ports.network import PodNetworkRequest
+from ports.network import NetworkInfo, PodNetworkRequest
 
 log = logging.getLogger(__name__)
 
 DEFAULT_BIN_DIRS = ("/opt/cni/bin", "/usr/lib/cni")
+
+
+# the loopback network every pod gets (hexcri brings `lo` up itself), as go-cni lists it
+LOOPBACK = NetworkConfigList(
+    name="cni-loopback", cni_version="0.3.1", plugins=({"type": "loopback"},)
+)
+
+
+def _network_info(network: NetworkConfigList, ifname: str) -> dict[str, Any]:
+    """One network as go-cni's ConfigResult shows it."""
+    return {
+        "Config": {
+            "Name": network.name,
+            "CNIVersion": network.cni_version,
+            "Plugins": [
+                {"Network": dict(plugin), "Source": json.dumps(plugin)}
+                for plugin in network.plugins
+            ],
+            "Source": network.raw.decode(errors="replace")
+            or json.dumps(
+                {
+                    "cniVersion": network.cni_version,
+                    "name": network.name,
+                    "plugins": list(network.plugins),
+                }
+            ),
+        },
+        "IFName": ifname,
+    }
 
 
 class CniNetwork:
@@ -105,6 +135,24 @@ class CniNetwork:
                 message=f"Network plugin returns error: cni plugin not initialized: {e}",
             )
         return Condition(type="NetworkReady", status=True)
+
+    def info(self) -> NetworkInfo:
+        networks: list[dict[str, Any]] = [_network_info(LOOPBACK, "lo")]
+        status = "OK"
+        try:
+            networks.append(_network_info(self.conf.current(), self.ifname))
+        except CniNotReady as e:
+            status = f"cni config load failed: {e}"
+        return NetworkInfo(
+            config={
+                "PluginDirs": list(self.chain.bin_dirs),
+                "PluginConfDir": self.conf.conf_dir,
+                "PluginMaxConfNum": 1,
+                "Prefix": self.ifname.rstrip("0123456789"),
+                "Networks": networks,
+            },
+            last_load_status=status,
+        )
 
     def update_pod_cidr(self, cidr: str) -> None:
         self.pod_cidr = cidr

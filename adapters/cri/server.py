@@ -6,6 +6,7 @@ import contextlib
 import os
 import stat
 import weakref
+from typing import Any
 
 import grpc
 from cri_api.v1 import api_pb2_grpc as cri_grpc
@@ -35,10 +36,14 @@ def _prepare_socket(path: str) -> None:
 
 
 async def start_server(
-    ctx: Context, socket_path: str, streaming: StreamingUrls | None = None
+    ctx: Context,
+    socket_path: str,
+    streaming: StreamingUrls | None = None,
+    config: dict[str, Any] | None = None,
 ) -> grpc.aio.Server:
     """Serve RuntimeService and ImageService for `ctx` on `unix://socket_path`; Exec, Attach
-    and PortForward hand out URLs of `streaming` (Unimplemented without it)."""
+    and PortForward hand out URLs of `streaming` (Unimplemented without it); Status verbose
+    shows `config`."""
     _prepare_socket(socket_path)
     server = grpc.aio.server(
         options=[
@@ -46,7 +51,7 @@ async def start_server(
             ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
         ]
     )
-    cri_grpc.add_RuntimeServiceServicer_to_server(RuntimeServicer(ctx, streaming), server)  # type: ignore[no-untyped-call]
+    cri_grpc.add_RuntimeServiceServicer_to_server(RuntimeServicer(ctx, streaming, config), server)  # type: ignore[no-untyped-call]
     cri_grpc.add_ImageServiceServicer_to_server(ImageServicer(ctx), server)  # type: ignore[no-untyped-call]
     server.add_insecure_port(f"unix://{socket_path}")
     await server.start()

@@ -54,9 +54,15 @@ NO_METRICS = (
 class RuntimeServicer(cri_grpc.RuntimeServiceServicer):
     """runtime.v1.RuntimeService over a domain `Context`."""
 
-    def __init__(self, ctx: Context, streaming: StreamingUrls | None = None) -> None:
+    def __init__(
+        self,
+        ctx: Context,
+        streaming: StreamingUrls | None = None,
+        config: dict[str, Any] | None = None,
+    ) -> None:
         self.ctx = ctx
         self._streaming = streaming
+        self.config = config or {}  # the effective configuration, for Status verbose
         self._listed_containers: MessageCache[cri.Container] = MessageCache()
         self._listed_sandboxes: MessageCache[cri.PodSandbox] = MessageCache()
 
@@ -90,8 +96,13 @@ class RuntimeServicer(cri_grpc.RuntimeServiceServicer):
     async def Status(self, request: cri.StatusRequest, context: Ctx) -> cri.StatusResponse:
         conditions = await runtime_info.status(self.ctx)
         verbose = {}
-        if request.verbose:
-            verbose = {"config": json.dumps(self.ctx.settings.model_dump(mode="json"))}
+        if request.verbose:  # as containerd's CRI: `crictl info` and tools read these keys
+            network = runtime_info.network_info(self.ctx)
+            verbose = {
+                "config": json.dumps(self.config),
+                "cniconfig": json.dumps(network.config),
+                "lastCNILoadStatus": network.last_load_status,
+            }
         return cri.StatusResponse(
             status=cri.RuntimeStatus(conditions=[to_cri.runtime_condition(c) for c in conditions]),
             info=verbose,

@@ -6,7 +6,7 @@ import ipaddress
 
 from domain.errors import FailedPrecondition, Internal
 from domain.model import Condition, NetworkResult
-from ports.network import PodNetworkRequest
+from ports.network import NetworkInfo, PodNetworkRequest
 
 
 class MemoryNamespaces:
@@ -67,6 +67,22 @@ class MemoryNetwork:
             status=False,
             reason="NetworkPluginNotReady",
             message="Network plugin returns error: cni plugin not initialized",
+        )
+
+    def info(self) -> NetworkInfo:
+        if not self.ready:
+            return NetworkInfo(last_load_status="cni config load failed: no network config found")
+        plugin = {"type": "memory", "subnet": str(self._network)}
+        return NetworkInfo(
+            config={
+                "Prefix": "eth",
+                "Networks": [
+                    {
+                        "Config": {"Name": "memory", "Plugins": [{"Network": plugin}]},
+                        "IFName": "eth0",
+                    }
+                ],
+            }
         )
 
     def update_pod_cidr(self, cidr: str) -> None:

@@ -7,6 +7,7 @@ import ipaddress
 from domain.errors import InvalidArgument
 from domain.model import Condition, Frozen
 from domain.services.context import Context
+from ports.network import NetworkInfo
 
 CRI_API_VERSION = "v1"
 
@@ -33,6 +34,11 @@ async def status(ctx: Context) -> list[Condition]:
         message="" if ready else "the container runtime does not answer",
     )
     return [runtime, ctx.ports.network.condition()]
+
+
+def network_info(ctx: Context) -> NetworkInfo:
+    """The CNI state for Status verbose: the loaded config and the last load's outcome."""
+    return ctx.ports.network.info()
 
 
 def update_runtime_config(ctx: Context, pod_cidr: str) -> None:

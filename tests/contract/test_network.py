@@ -234,6 +234,17 @@ async def test_not_ready_without_configuration(driver: Driver, pods: Pods) -> No
     assert await driver.network.owned() == []
 
 
+async def test_info_shows_the_loaded_network_and_the_load_status(driver: Driver) -> None:
+    """What `crictl info` shows as `cniconfig` and `lastCNILoadStatus`."""
+    info = driver.network.info()
+    assert info.last_load_status == "OK"
+    assert "eth0" in [n["IFName"] for n in info.config["Networks"]]
+    driver.unconfigure()
+    down = driver.network.info()
+    assert down.last_load_status.startswith("cni config load failed")
+    assert "eth0" not in [n["IFName"] for n in down.config.get("Networks", [])]
+
+
 async def test_pod_cidr_reaches_the_ipam(driver: Driver, pods: Pods) -> None:
     driver.declare_ip_ranges()
     driver.network.update_pod_cidr(POD_CIDR)

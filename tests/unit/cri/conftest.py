@@ -18,6 +18,8 @@ from cri_api.v1 import api_pb2_grpc as cri_grpc
 
 from adapters.cri.server import start_server, stop_server
 from adapters.memory.backend import MemoryBackend
+from app.info import cri_config
+from app.settings import Settings as AppSettings
 from domain.services.context import Context
 from domain.services.exits import watch_runtime_events
 
@@ -40,7 +42,8 @@ async def serve(ctx: Context, backend: MemoryBackend) -> AsyncIterator[Client]:
     # a short path: unix socket paths are limited to 108 bytes
     directory = tempfile.mkdtemp(prefix="hexcri-cri-")
     socket = os.path.join(directory, "run", "cri.sock")
-    server = await start_server(ctx, socket)
+    config = cri_config(AppSettings(backend="memory"), "http://127.0.0.1:10010", ctx.settings.node)
+    server = await start_server(ctx, socket, None, config)
     try:
         async with grpc.aio.insecure_channel(f"unix://{socket}") as channel:
             yield Client(

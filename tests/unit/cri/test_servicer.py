@@ -55,12 +55,19 @@ async def test_version_status_and_runtime_config(client: Client) -> None:
         "RuntimeReady": True,
         "NetworkReady": True,
     }
-    assert json.loads(status.info["config"])["sandbox_image"] == client.ctx.settings.sandbox_image
+    config = json.loads(status.info["config"])  # containerd's key names, as crictl info shows
+    assert config["sandboxImage"] == "registry.k8s.io/pause:3.9"
+    assert config["maxContainerLogLineSize"] == 16 * 1024
+    assert config["streamServerPort"] == "10010" and config["cni"]["confDir"]
+    assert config["hexcri"]["backend"] == "memory"
+    assert json.loads(status.info["cniconfig"])["Networks"][0]["IFName"] == "eth0"
+    assert status.info["lastCNILoadStatus"] == "OK"
     assert not (await rt.Status(cri.StatusRequest())).info
     client.backend.network.ready = False
-    down = await rt.Status(cri.StatusRequest())
+    down = await rt.Status(cri.StatusRequest(verbose=True))
     network = next(c for c in down.status.conditions if c.type == "NetworkReady")
     assert not network.status and network.reason == "NetworkPluginNotReady"
+    assert down.info["lastCNILoadStatus"].startswith("cni config load failed")
     client.backend.network.ready = True
 
     config = await rt.RuntimeConfig(cri.RuntimeConfigRequest())
