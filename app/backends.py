@@ -11,6 +11,7 @@ from adapters.host.devices import StatDeviceLookup
 from adapters.host.files import LocalSandboxFiles
 from adapters.host.profiles import FileSecurityProfiles
 from adapters.memory.backend import MemoryBackend
+from adapters.memory.images import MemoryRegistry, simulated_config
 from adapters.streaming.dial import NetnsDialer, NodeDialer
 from app.settings import Settings
 from domain.services.context import Ports
@@ -33,8 +34,12 @@ class Backend:
 
 def memory_backend(settings: Settings) -> Backend:
     """The CRI simulator: every port in memory except the clock and the log files."""
+    catalogue = settings.simulator_images
+    images = None if catalogue is None else {ref: simulated_config(ref) for ref in catalogue}
     backend = MemoryBackend(
-        clock=SystemClock(), max_line_size=settings.max_container_log_line_size
+        clock=SystemClock(),
+        registry=MemoryRegistry(images, open=catalogue is None),
+        max_line_size=settings.max_container_log_line_size,
     )
     return Backend(backend.ports(), dialer=NodeDialer())
 

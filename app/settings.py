@@ -61,6 +61,9 @@ class Settings(BaseSettings):
     stop_kill_wait: float = 10.0
     # bytes of a log record: longer lines are cut into partial records (<= 0: no limit)
     max_container_log_line_size: int = 16 * 1024
+    # the memory backend's images: None pulls any well-formed reference (a generic image);
+    # a list is a closed catalogue, and other references are NotFound
+    simulator_images: list[str] | None = None
     containerd: ContainerdSettings = ContainerdSettings()
     cni: CniSettings = CniSettings()
     registry: RegistrySettings = RegistrySettings()

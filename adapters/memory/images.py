@@ -30,11 +30,35 @@ def _digest(data: bytes) -> str:
     return "sha256:" + hashlib.sha256(data).hexdigest()
 
 
-class MemoryRegistry:
-    """Known references and the image each resolves to (config digest = content hash)."""
+def generic_config(ref: Reference) -> ImageConfig:
+    """The config of an image the simulator has no record of: a shell image named after its
+    reference (a pause image's entrypoint for `*/pause`)."""
+    name = ref.repository.rsplit("/", 1)[-1]
+    return ImageConfig(
+        entrypoint=("/pause",) if name == "pause" else (),
+        cmd=() if name == "pause" else ("sh",),
+        env=("PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",),
+        labels={"org.opencontainers.image.ref.name": ref.tagged() or ref.repository},
+    )
 
-    def __init__(self, images: dict[str, ImageConfig] | None = None) -> None:
+
+def simulated_config(reference: str) -> ImageConfig:
+    """The config the simulator gives `reference`: a known image's, else a generic one."""
+    ref = parse(reference)
+    known = {str(parse(k)): c for k, c in DEFAULT_IMAGES.items()}
+    return known.get(str(ref)) or generic_config(ref)
+
+
+class MemoryRegistry:
+    """Known references and the image each resolves to (config digest = content hash).
+
+    A closed registry (the default, as the contract tests want) knows only what was added;
+    an open one (the simulator's) also serves a generic image for any other reference.
+    """
+
+    def __init__(self, images: dict[str, ImageConfig] | None = None, open: bool = False) -> None:
         self._images: dict[str, ImageConfig] = {}
+        self.open = open
         for ref, config in (DEFAULT_IMAGES if images is None else images).items():
             self.add(ref, config)
 
@@ -49,6 +73,10 @@ class MemoryRegistry:
             if ref.digest
             else self._images.get(f"{ref.repository}:{ref.tag}")
         )
+        if config is None and self.open:
+            config = generic_config(ref)
+            blob = config.model_dump_json().encode()
+            return config, _digest(blob), ref.digest or _digest(b"manifest:" + blob)
         if config is None:
             raise NotFound(f"image {ref} not found in the registry")
         blob = config.model_dump_json().encode()

@@ -10,8 +10,9 @@ from pathlib import Path
 import grpc
 import pytest
 from cri_api.v1 import api_pb2 as cri
+from cri_api.v1 import api_pb2_grpc as cri_grpc
 
-from tests.e2e.conftest import Cri, Hexcri
+from tests.e2e.conftest import Cri, Hexcri, start_hexcri
 
 
 def pod_config(name: str, logs: Path, **labels: str) -> cri.PodSandboxConfig:
@@ -207,3 +208,45 @@ def test_sigterm_removes_the_socket(hexcri_memory: Hexcri) -> None:
     assert stat.S_ISSOCK(mode) and stat.S_IMODE(mode) == 0o660
     assert hexcri_memory.stop() == 0
     assert not os.path.exists(hexcri_memory.socket)
+
+
+async def test_the_simulator_pulls_any_well_formed_reference(client: Cri, tmp_path: Path) -> None:
+    """Tools pointed at the simulator use the images of their own specs."""
+    ref = "registry.k8s.io/e2e-test-images/busybox:1.29-2"
+    pulled = await client.images.PullImage(cri.PullImageRequest(image=cri.ImageSpec(image=ref)))
+    status = await client.images.ImageStatus(cri.ImageStatusRequest(image=cri.ImageSpec(image=ref)))
+    assert status.image.id == pulled.image_ref and ref in status.image.repo_tags
+    other = await client.images.PullImage(
+        cri.PullImageRequest(image=cri.ImageSpec(image="quay.io/some/app:2"))
+    )
+    assert other.image_ref != pulled.image_ref
+    sid = (
+        await client.runtime.RunPodSandbox(
+            cri.RunPodSandboxRequest(config=pod_config("any", tmp_path))
+        )
+    ).pod_sandbox_id
+    config = container_config("c", ["echo", "hi"])
+    config.image.image = ref
+    cid = (
+        await client.runtime.CreateContainer(
+            cri.CreateContainerRequest(pod_sandbox_id=sid, config=config)
+        )
+    ).container_id
+    await client.runtime.StartContainer(cri.StartContainerRequest(container_id=cid))
+    assert (await wait_state(client, cid, cri.CONTAINER_EXITED)).exit_code == 0
+
+
+async def test_a_closed_catalogue_refuses_other_images(tmp_path: Path) -> None:
+    server = start_hexcri(tmp_path, "memory", {"HEXCRI_SIMULATOR_IMAGES": '["busybox:1.36"]'})
+    try:
+        async with grpc.aio.insecure_channel(f"unix://{server.socket}") as channel:
+            images = cri_grpc.ImageServiceStub(channel)  # type: ignore[no-untyped-call]
+            spec = cri.ImageSpec(image="docker.io/library/busybox:1.36")
+            await images.PullImage(cri.PullImageRequest(image=spec))
+            absent = cri.ImageSpec(image="registry.k8s.io/e2e-test-images/busybox:1.29-2")
+            assert (
+                await code_of(images.PullImage(cri.PullImageRequest(image=absent)))
+                == grpc.StatusCode.NOT_FOUND
+            )
+    finally:
+        server.stop()
