@@ -40,8 +40,12 @@ APPLETS = (
     "sha256sum", "nproc", "free", "timeout", "usleep",
 )  # fmt: skip
 
-PASSWD = b"root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n"
-GROUP = b"root:x:0:\nnogroup:x:65534:\nnobody:x:65534:\n"
+# as docker.io/library/busybox's: root is a member of wheel (containerd's CRI tests rely on it)
+PASSWD = (
+    b"root:x:0:0:root:/root:/bin/sh\ndaemon:x:1:1:daemon:/usr/sbin:/bin/false\n"
+    b"nobody:x:65534:65534:nobody:/nonexistent:/bin/false\n"
+)
+GROUP = b"root:x:0:\ndaemon:x:1:\nwheel:x:10:root\nnogroup:x:65534:\nnobody:x:65534:\n"
 
 # media types
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
