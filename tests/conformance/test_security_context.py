@@ -609,6 +609,7 @@ RUNTIME_DEFAULT = cri.SecurityProfile(profile_type=cri.SecurityProfile.RuntimeDe
 def seccomp_test_container(c: fw.Endpoint, profile: cri.SecurityProfile | None) -> Iterator[str]:
     """seccompTestContainer: a pod and a running container, both with `profile`."""
     pod = fw.pod_config(c, "seccomp-sandbox-")
+    pod.linux.security_context.SetInParent()  # upstream's, with a nil profile too
     container = security_container("seccomp-container-", command=PAUSE_CMD)
     if profile is not None:
         pod.linux.security_context.seccomp.CopyFrom(profile)
