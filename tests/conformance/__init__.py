@@ -26,8 +26,6 @@ Adapted to this node, the behaviour checked unchanged:
   stderr as they start;
 - `testImageWithDigest` is our image's digest (upstream pins the digest of its own image);
 - the host port of "port mapping with host port and container port" is a free port, not 12000;
-- the rotated log of "reopening container log" is watched for 2 s, not 5 s (the container
-  logs every second);
 - the systemd test slice of `GetCgroupParent` is named `/hexcri-e2e-conformance.slice`, so the
   stack's teardown removes it;
 - streaming: the client is ours (`tests/support/spdy_client.py`, SPDY/3.1), not client-go; it
@@ -42,12 +40,20 @@ Adapted to this node, the behaviour checked unchanged:
   such applet in Debian's busybox) is `cat /proc/sysvipc/shm`; the stand-in has no brctl or
   netstat links, so `busybox brctl`, `busybox netstat`. MaskedPaths masks /bin/pgrep, not
   /bin/ls (a symlink to busybox here: masking it would mask every applet). The host's shm
-  segment is removed afterwards; "HostNetwork is false" waits for the container's netstat
-  table rather than passing on an empty log. Three seccomp specs of an earlier revision of the
+  segment is removed afterwards. Three seccomp specs of an earlier revision of the
   file are kept (docker/default, now RuntimeDefault, with and without SYS_ADMIN; a path without
   `localhost/` in the deprecated string field), and two checks are ours, marked "(not
   upstream)": RuntimeDefault refuses unshare(CLONE_NEWUSER) where Unconfined allows it, and a
   Localhost profile missing from the node fails CreateContainer.
+
+Calls, their order and waits are upstream's: `Eventually` on a container's state polls every
+4 s for a minute, on logs and web pages every second (`framework.eventually`, `consistently`);
+a log is read right after StartContainer where upstream reads it then, and a log file that is
+not there fails the spec at once, as upstream's `parseLogLine` does. A check that goes beyond
+upstream's says so ("ours"). Security's "if the container's primary UID belongs to some groups
+in the image, runtime should add SupplementalGroups to them" is kept twice: cri-tools v1.26's,
+in the "bucket" context (no policy, runs everywhere), and the later one gated on the
+SupplementalGroupsPolicy feature.
 
 Skipped when the runtime says so, as upstream does: the recursive read-only mount specs (no
 `recursive_read_only_mounts` feature on the default handler), the metrics specs

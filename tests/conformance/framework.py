@@ -50,6 +50,12 @@ PULL_TIMEOUT = 60.0
 EXEC_SYNC_TIMEOUT = 30  # defaultExecSyncTimeout
 STOP_TIMEOUT = 60  # defaultStopContainerTimeout (top exits on SIGTERM at once)
 
+# the waits of the specs, as upstream spells them: `Eventually(…, time.Minute, time.Second*4)`
+# on a container's state, `Eventually(…, time.Minute, time.Second)` on logs and web pages
+MINUTE = 60.0
+STATE_POLL = 4.0
+SECOND = 1.0
+
 
 @dataclass
 class Endpoint:
@@ -84,9 +90,13 @@ def new_uuid() -> str:
 
 
 def eventually(
-    probe: Callable[[], T], done: Callable[[T], bool], timeout: float = 60, interval: float = 0.1
+    probe: Callable[[], T], done: Callable[[T], bool], timeout: float, interval: float
 ) -> T:
-    """Call `probe` until `done(result)`; the last result, or AssertionError at `timeout`."""
+    """Gomega's `Eventually(probe, timeout, interval).Should(done)`: `probe` at once, then
+    every `interval`; the first result that is `done`, or AssertionError at `timeout`. An
+    exception of `probe` ends the wait at once, as a failed assertion inside Gomega's polled
+    function does (`parseLogLine` of a log file that is not there fails the spec: it is not
+    retried)."""
     deadline = time.monotonic() + timeout
     while True:
         value = probe()
@@ -94,6 +104,20 @@ def eventually(
             return value
         if time.monotonic() > deadline:
             raise AssertionError(f"condition not met within {timeout}s; last value: {value!r}")
+        time.sleep(interval)
+
+
+def consistently(
+    probe: Callable[[], T], hold: Callable[[T], bool], duration: float, interval: float
+) -> None:
+    """Gomega's `Consistently(probe, duration, interval).Should(hold)`: `probe` at once, then
+    every `interval` for `duration`; every result must `hold`."""
+    deadline = time.monotonic() + duration
+    while True:
+        value = probe()
+        assert hold(value), f"condition broken: {value!r}"
+        if time.monotonic() + interval > deadline:
+            return
         time.sleep(interval)
 
 
@@ -256,7 +280,10 @@ def container_status(c: Endpoint, container_id: str, verbose: bool = False) -> c
 
 
 def wait_container_state(c: Endpoint, container_id: str, state: int) -> cri.ContainerStatus:
-    return eventually(lambda: container_status(c, container_id), lambda s: s.state == state)
+    """`Eventually(getContainerStatus(…).GetState(), time.Minute, time.Second*4)`."""
+    return eventually(
+        lambda: container_status(c, container_id), lambda s: s.state == state, MINUTE, STATE_POLL
+    )
 
 
 def start_container_running(c: Endpoint, container_id: str) -> None:
@@ -266,13 +293,16 @@ def start_container_running(c: Endpoint, container_id: str) -> None:
 
 
 def stop_container(c: Endpoint, container_id: str, timeout: int = STOP_TIMEOUT) -> None:
+    """rc.StopContainer (the remote client's deadline: its own timeout plus `timeout`)."""
     request = cri.StopContainerRequest(container_id=container_id, timeout=timeout)
     c.runtime.StopContainer(request, timeout=RPC_TIMEOUT + timeout)
 
 
 def stop_container_exited(c: Endpoint, container_id: str) -> None:
-    """testStopContainer: stop, then the container is EXITED."""
-    stop_container(c, container_id)
+    """testStopContainer: stopContainer (which fails when the call takes longer than the
+    stop timeout), then the container is EXITED."""
+    request = cri.StopContainerRequest(container_id=container_id, timeout=STOP_TIMEOUT)
+    c.runtime.StopContainer(request, timeout=STOP_TIMEOUT)
     wait_container_state(c, container_id, cri.CONTAINER_EXITED)
 
 
@@ -318,9 +348,14 @@ class LogMessage:
 
 
 def parse_log_lines(path: Path) -> list[LogMessage]:
-    """parseLogLine: one message per CRI log record (`<RFC3339Nano> <stream> <tag> <text>`)."""
+    """parseLogLine: one message per line of the log file (`<RFC3339Nano> <stream> <tag>
+    <text>`), the last one too when it has no newline yet (a bufio.Scanner's lines). A file
+    that is not there is a failure (FileNotFoundError), as upstream's ExpectNoError."""
+    lines = path.read_text().split("\n")
+    if lines[-1] == "":
+        lines.pop()
     out = []
-    for line in path.read_text().split("\n")[:-1]:  # complete lines only
+    for line in (x.removesuffix("\r") for x in lines):
         parts = line.split(" ", 3)
         assert len(parts) == 4, f"invalid CRI log line {line!r}"
         time_str, stream, _tag, text = parts
@@ -339,6 +374,7 @@ def parse_rfc3339nano(value: str) -> None:
 
 
 def verify_log_contents(path: Path, log: str, stream: str) -> None:
+    """verifyLogContents: one record of `stream` is `log` (read once, no wait)."""
     messages = parse_log_lines(path)
     assert any(m.log == log and m.stream == stream for m in messages), (
         f"expected log {log!r} (stream={stream}) not found in {messages}"

@@ -149,10 +149,13 @@ def test_oom_killed(c: fw.Endpoint) -> None:
         fw.container_status(c, container_id, verbose=True)
         fw.start_container(c, container_id)
         fw.wait_container_state(c, container_id, cri.CONTAINER_EXITED)
-        status = fw.eventually(
-            lambda: fw.container_status(c, container_id), lambda s: s.reason == "OOMKilled"
+        fw.eventually(
+            lambda: fw.container_status(c, container_id).reason,
+            lambda reason: reason == "OOMKilled",
+            fw.MINUTE,
+            fw.STATE_POLL,
         )
-        assert status.exit_code == 137
+        assert fw.container_status(c, container_id).exit_code == 137
 
 
 # --- Container Mount Readonly ----------------------------------------------------------------
@@ -181,39 +184,43 @@ def mount_container_config(mounts: list[cri.Mount]) -> cri.ContainerConfig:
 
 
 def check_rro(c: fw.Endpoint, tmp: Path, rro: bool) -> None:
-    if rro and not runtime_supports_rro(c):
-        pytest.skip(NO_RRO)
-    with fw.pod_sandbox(c, privileged_pod(c)) as (pod_id, pod), rro_host_path(tmp) as host:
-        mount = cri.Mount(
-            host_path=str(host),
-            container_path="/mnt",
-            readonly=True,
-            recursive_read_only=rro,
-            selinux_relabel=True,
-        )
-        container_id = fw.create_container(c, mount_container_config([mount]), pod_id, pod)
-        assert len(fw.container_status(c, container_id, verbose=True).mounts) == 1
-        fw.start_container_running(c, container_id)
-        command = ["touch", "/mnt/tmpfs/file"]
-        if rro:
-            touch = 'touch /mnt/tmpfs/foo 2>&1 | grep -q "Read-only file system"'
-            command = ["sh", "-c", touch]
-        fw.exec_sync_container(c, container_id, command)
+    """testRRO (the pod is the BeforeEach's: made before the runtime is asked)."""
+    with fw.pod_sandbox(c, privileged_pod(c)) as (pod_id, pod):
+        if rro and not runtime_supports_rro(c):
+            pytest.skip(NO_RRO)
+        with rro_host_path(tmp) as host:
+            mount = cri.Mount(
+                host_path=str(host),
+                container_path="/mnt",
+                readonly=True,
+                recursive_read_only=rro,
+                selinux_relabel=True,
+            )
+            container_id = fw.create_container(c, mount_container_config([mount]), pod_id, pod)
+            assert len(fw.container_status(c, container_id, verbose=True).mounts) == 1
+            fw.start_container_running(c, container_id)
+            command = ["touch", "/mnt/tmpfs/file"]
+            if rro:
+                touch = 'touch /mnt/tmpfs/foo 2>&1 | grep -q "Read-only file system"'
+                command = ["sh", "-c", touch]
+            fw.exec_sync_container(c, container_id, command)
 
 
 def check_rro_rejected(c: fw.Endpoint, tmp: Path, **mount: object) -> None:
-    if not runtime_supports_rro(c):
-        pytest.skip(NO_RRO)
-    with fw.pod_sandbox(c, privileged_pod(c)) as (pod_id, pod), rro_host_path(tmp) as host:
-        invalid = cri.Mount(
-            host_path=str(host),
-            container_path="/mnt",
-            recursive_read_only=True,
-            selinux_relabel=True,
-            **mount,  # type: ignore[arg-type]
-        )
-        with pytest.raises(grpc.RpcError):
-            fw.create_container(c, mount_container_config([invalid]), pod_id, pod)
+    """testRROInvalidPropagation (the pod made before the runtime is asked, as upstream)."""
+    with fw.pod_sandbox(c, privileged_pod(c)) as (pod_id, pod):
+        if not runtime_supports_rro(c):
+            pytest.skip(NO_RRO)
+        with rro_host_path(tmp) as host:
+            invalid = cri.Mount(
+                host_path=str(host),
+                container_path="/mnt",
+                recursive_read_only=True,
+                selinux_relabel=True,
+                **mount,  # type: ignore[arg-type]
+            )
+            with pytest.raises(grpc.RpcError):
+                fw.create_container(c, mount_container_config([invalid]), pod_id, pod)
 
 
 @fw.on_both()

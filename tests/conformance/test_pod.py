@@ -252,12 +252,15 @@ def test_pod_sandbox_metrics(c: fw.Endpoint) -> None:
 # --- runtime should support sysctls (pod_linux.go) --------------------------------------------
 
 
-def check_sysctl(c: fw.Endpoint, sysctls: dict[str, str], path: str, value: str) -> None:
+def check_sysctl(
+    c: fw.Endpoint, sysctls: dict[str, str], prefix: str, path: str, value: str
+) -> None:
+    """createSandboxWithSysctls, a default container started, checkSetSysctls."""
     pod = fw.pod_config(
         c, "pod-sandbox-with-sysctls-", linux=cri.LinuxPodSandboxConfig(sysctls=sysctls)
     )
     pod_id = fw.run_pod_sandbox(c, pod)
-    container_id = fw.create_default_container(c, pod_id, pod, "container-sysctl-")
+    container_id = fw.create_default_container(c, pod_id, pod, prefix)
     fw.start_container(c, container_id)
     reply = fw.exec_sync(c, container_id, ["cat", path])
     assert reply.exit_code == 0, reply
@@ -268,10 +271,14 @@ def check_sysctl(c: fw.Endpoint, sysctls: dict[str, str], path: str, value: str)
 @fw.on_both()
 def test_safe_sysctls(c: fw.Endpoint) -> None:
     """should support safe sysctls"""
-    check_sysctl(c, {"kernel.shm_rmid_forced": "1"}, "/proc/sys/kernel/shm_rmid_forced", "1")
+    sysctls = {"kernel.shm_rmid_forced": "1"}
+    path = "/proc/sys/kernel/shm_rmid_forced"
+    check_sysctl(c, sysctls, "container-shm-rmid-forced", path, "1")
 
 
 @fw.on_both()
 def test_unsafe_sysctls(c: fw.Endpoint) -> None:
     """should support unsafe sysctls"""
-    check_sysctl(c, {"fs.mqueue.msg_max": "100"}, "/proc/sys/fs/mqueue/msg_max", "100")
+    sysctls = {"fs.mqueue.msg_max": "100"}
+    path = "/proc/sys/fs/mqueue/msg_max"
+    check_sysctl(c, sysctls, "container-fs-mqueue-msg-max", path, "100")

@@ -52,28 +52,30 @@ def host_net_web_server_image(node: Node) -> str:
 # --- the CRI calls, and what the client checks of their answers --------------------------------
 
 
-def checked_url(url: str) -> str:
+def checked_url(c: fw.Endpoint, url: str) -> str:
     """The client's checks of a streaming answer: the URL is set (cri-client: "URL is not
-    set") and names a host (parseURL)."""
+    set"); then parseURL, which asks the runtime's Version (a "docker" runtime gets a default
+    host) and wants a host in the URL."""
     assert url, "URL is not set"
+    c.runtime.Version(cri.VersionRequest(version="0.1.0"), timeout=fw.RPC_TIMEOUT)
     assert urlsplit(url).netloc, f"The host of URL should not be empty: {url!r}"
     return url
 
 
 def create_exec(c: fw.Endpoint, request: cri.ExecRequest) -> str:
-    return checked_url(c.runtime.Exec(request, timeout=fw.RPC_TIMEOUT).url)
+    return checked_url(c, c.runtime.Exec(request, timeout=fw.RPC_TIMEOUT).url)
 
 
 def create_default_attach(c: fw.Endpoint, container_id: str) -> str:
     request = cri.AttachRequest(
         container_id=container_id, stdin=True, stdout=True, stderr=True, tty=False
     )
-    return checked_url(c.runtime.Attach(request, timeout=fw.RPC_TIMEOUT).url)
+    return checked_url(c, c.runtime.Attach(request, timeout=fw.RPC_TIMEOUT).url)
 
 
 def create_default_port_forward(c: fw.Endpoint, pod_id: str) -> str:
     request = cri.PortForwardRequest(pod_sandbox_id=pod_id)
-    return checked_url(c.runtime.PortForward(request, timeout=fw.RPC_TIMEOUT).url)
+    return checked_url(c, c.runtime.PortForward(request, timeout=fw.RPC_TIMEOUT).url)
 
 
 def create_shell_container(
