@@ -24,13 +24,13 @@ class MemoryBackend:
     clock: Clock = field(default_factory=FakeClock)
     registry: MemoryRegistry = field(default_factory=MemoryRegistry)
     netns: MemoryNamespaces = field(default_factory=MemoryNamespaces)
-    network: MemoryNetwork = field(default_factory=MemoryNetwork)
     state: MemoryStateStore = field(default_factory=MemoryStateStore)
     files: MemorySandboxFiles = field(default_factory=MemorySandboxFiles)
     devices: MemoryDeviceLookup = field(default_factory=MemoryDeviceLookup)
     profiles: MemorySecurityProfiles = field(default_factory=MemorySecurityProfiles)
 
     def __post_init__(self) -> None:
+        self.network = MemoryNetwork(namespaces=self.netns)  # its ADD plugs into `netns`
         self.io = MemoryIO(self.clock)
         self.runtime = MemoryRuntime(self.clock, self.io)
         self.images = MemoryImageStore(self.registry, self.clock)

@@ -29,6 +29,8 @@ DEFAULT_IMAGES: dict[str, ImageConfig] = {
 def _digest(data: bytes) -> str:
     return "sha256:" + hashlib.sha256(data).hexdigest()
 
+SNAPSHOTS_DIR = "/var/lib/hexcri/memory/snapshots"  # the simulated snapshotter's
+
 
 class MemoryRegistry:
     """Known references and the image each resolves to (config digest = content hash)."""
@@ -107,7 +109,7 @@ class MemoryImageStore:
     async def fs_info(self) -> builtins.list[FilesystemUsage]:
         return [
             FilesystemUsage(
-                mountpoint="/var/lib/hexcri/memory/snapshots",
+                mountpoint=SNAPSHOTS_DIR,
                 timestamp=self._clock.now_ns(),
                 used_bytes=sum(i.size for i in self.images.values()),
                 inodes_used=len(self.images) * 10,

@@ -26,11 +26,25 @@ async def container_stats(ctx: Context, container_id: str) -> tuple[Container, C
         return container, ContainerStats(
             container_id=container.id, timestamp=ctx.ports.clock.now_ns()
         )
-    return container, await ctx.ports.runtime.stats(container.id)
+    return container, await running_container_stats(ctx, container.id)
+
+
+async def running_container_stats(ctx: Context, container_id: str) -> ContainerStats:
+    """A running container's sample from the runtime, its cpu rated against the previous."""
+    stats = await ctx.ports.runtime.stats(container_id)
+    return ctx.cpu_rates.rated(container_id, stats)
 
 
 async def list_container_stats(
     ctx: Context, f: ContainerFilter | None = None
 ) -> list[tuple[Container, ContainerStats]]:
     running = [c for c in list_containers(ctx, f) if c.state == ContainerState.RUNNING]
-    return list(await asyncio.gather(*(container_stats(ctx, c.id) for c in running)))
+    found = list(await asyncio.gather(*(container_stats(ctx, c.id) for c in running)))
+    forget_removed(ctx)
+    return found
+
+
+def forget_removed(ctx: Context) -> None:
+    """Drop the cpu samples of containers and pods that are gone."""
+    sandboxes = [("pod", s.id) for s in ctx.sandboxes.all()]
+    ctx.cpu_rates.retain([*(c.id for c in ctx.containers.all()), *sandboxes])
