@@ -34,6 +34,9 @@ class CpuRates:
         nano_cores = self.rate(key, stats.cpu_usage_core_ns, stats.timestamp)
         return stats.model_copy(update={"cpu_usage_nano_cores": nano_cores})
 
+    def __contains__(self, key: Hashable) -> bool:
+        return key in self._last
+
     def retain(self, keys: Iterable[Hashable]) -> None:
         """Forget the samples of everything not in `keys` (removed containers and pods)."""
         kept = set(keys)

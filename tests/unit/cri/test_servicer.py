@@ -169,6 +169,7 @@ async def test_images(client: Client) -> None:
     fs = await im.ImageFsInfo(cri.ImageFsInfoRequest())
     (usage,) = fs.image_filesystems
     assert usage.fs_id.mountpoint and usage.used_bytes.value > 0 and usage.timestamp > 0
+    assert list(fs.container_filesystems) == [usage]  # the writable layers live there too
 
     await im.RemoveImage(cri.RemoveImageRequest(image=cri.ImageSpec(image="busybox")))
     await im.RemoveImage(cri.RemoveImageRequest(image=cri.ImageSpec(image="busybox")))
