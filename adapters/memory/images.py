@@ -29,6 +29,7 @@ DEFAULT_IMAGES: dict[str, ImageConfig] = {
 def _digest(data: bytes) -> str:
     return "sha256:" + hashlib.sha256(data).hexdigest()
 
+
 SNAPSHOTS_DIR = "/var/lib/hexcri/memory/snapshots"  # the simulated snapshotter's
 
 
