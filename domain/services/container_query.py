@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
+from domain.errors import NotFound
 from domain.filters import ContainerFilter, match_container, validate_selector
 from domain.model import Container, ContainerState, ContainerStats
 from domain.services.context import Context
@@ -35,13 +36,22 @@ async def running_container_stats(ctx: Context, container_id: str) -> ContainerS
     return ctx.cpu_rates.rated(container_id, stats)
 
 
+async def stats_if_running(ctx: Context, container_id: str) -> ContainerStats | None:
+    """As `running_container_stats`, None for a task that ended since it was listed."""
+    try:
+        return await running_container_stats(ctx, container_id)
+    except NotFound:
+        return None
+
+
 async def list_container_stats(
     ctx: Context, f: ContainerFilter | None = None
 ) -> list[tuple[Container, ContainerStats]]:
+    """The running containers' stats; one whose task ends meanwhile is left out."""
     running = [c for c in list_containers(ctx, f) if c.state == ContainerState.RUNNING]
-    found = list(await asyncio.gather(*(container_stats(ctx, c.id) for c in running)))
+    found = await asyncio.gather(*(stats_if_running(ctx, c.id) for c in running))
     forget_removed(ctx)
-    return found
+    return [(c, s) for c, s in zip(running, found, strict=True) if s is not None]
 
 
 def forget_removed(ctx: Context) -> None:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 
+from domain.errors import NotFound
 from domain.filters import SandboxFilter, match_sandbox, validate_selector
 from domain.model import (
     ContainerState,
@@ -13,9 +15,11 @@ from domain.model import (
     Sandbox,
     SandboxState,
 )
-from domain.services.container_query import forget_removed, running_container_stats
+from domain.services.container_query import forget_removed, stats_if_running
 from domain.services.context import Context
 from domain.stats import pod_interfaces, pod_usage
+
+log = logging.getLogger(__name__)
 
 
 def pod_sandbox_status(ctx: Context, sandbox_id: str) -> Sandbox:
@@ -41,15 +45,13 @@ async def pod_sandbox_stats(ctx: Context, sandbox_id: str) -> tuple[Sandbox, Pod
     running = [
         c for c in ctx.containers.of_sandbox(sandbox.id) if c.state == ContainerState.RUNNING
     ]
-    members, interfaces = await asyncio.gather(
-        asyncio.gather(
-            ctx.ports.runtime.stats(sandbox.id),
-            *(running_container_stats(ctx, c.id) for c in running),
-        ),
+    pause, interfaces, found = await asyncio.gather(
+        _pause_stats(ctx, sandbox.id),
         _interfaces(ctx, sandbox),
+        asyncio.gather(*(stats_if_running(ctx, c.id) for c in running)),
     )
-    pause, *containers = members
-    usage = pod_usage(sandbox.id, now, [pause, *containers])
+    containers = [s for s in found if s is not None]
+    usage = pod_usage(sandbox.id, now, [*pause, *containers])
     return sandbox, PodStats(
         sandbox_id=sandbox.id,
         timestamp=now,
@@ -60,10 +62,24 @@ async def pod_sandbox_stats(ctx: Context, sandbox_id: str) -> tuple[Sandbox, Pod
     )
 
 
-async def _interfaces(ctx: Context, sandbox: Sandbox) -> list[InterfaceStats]:
-    if not sandbox.netns_path:  # host network: the node's interfaces are not the pod's
+async def _pause_stats(ctx: Context, sandbox_id: str) -> list[ContainerStats]:
+    """The pause container's sample; none if its task ended since the pod was listed."""
+    try:
+        return [await ctx.ports.runtime.stats(sandbox_id)]
+    except NotFound:
         return []
-    return await ctx.ports.netns.interface_stats(sandbox.netns_path)
+
+
+async def _interfaces(ctx: Context, sandbox: Sandbox) -> list[InterfaceStats]:
+    """The counters of the pod's interfaces; none for a host-network pod (the node's are not
+    the pod's) or a namespace that is gone (logged: the pod's network is broken)."""
+    if not sandbox.netns_path:
+        return []
+    try:
+        return await ctx.ports.netns.interface_stats(sandbox.netns_path)
+    except NotFound as e:
+        log.warning("pod %s: no network statistics: %s", sandbox.id, e)
+        return []
 
 
 async def list_pod_sandbox_stats(

@@ -3,6 +3,10 @@ against the limit, the pod's totals, network interfaces and process count."""
 
 from __future__ import annotations
 
+import logging
+
+import pytest
+
 from adapters.memory.backend import MemoryBackend
 from adapters.memory.images import SNAPSHOTS_DIR
 from domain.model import (
@@ -194,3 +198,30 @@ async def test_stopped_pod_has_empty_stats(ctx: Context) -> None:
     assert stats.containers == () and stats.interfaces == () and stats.process_count == 0
     assert stats.usage.cpu_usage_core_ns == 0
     assert await sandbox_query.list_pod_sandbox_stats(ctx) == []
+
+
+async def test_a_task_that_ended_since_the_listing_is_left_out(backend: MemoryBackend) -> None:
+    """No exit watcher here: the store still says RUNNING when the runtime has no task."""
+    ctx = Context(ports=backend.ports())
+    sid = await run_pod_sandbox(ctx, pod())
+    gone = await run_app(ctx, sid, name="gone")
+    kept = await run_app(ctx, sid, name="kept")
+    await backend.runtime.kill(gone, 9)
+    await backend.runtime.reap(gone)
+    listed = await container_query.list_container_stats(ctx)
+    assert [c.id for c, _ in listed] == [kept]
+    _, stats = await sandbox_query.pod_sandbox_stats(ctx, sid)
+    assert [c.container_id for c in stats.containers] == [kept] and stats.process_count == 1
+
+
+async def test_a_pod_whose_namespace_is_gone_has_no_interfaces(
+    ctx: Context, backend: MemoryBackend, caplog: pytest.LogCaptureFixture
+) -> None:
+    sid = await run_pod_sandbox(ctx, pod())
+    await run_app(ctx, sid)
+    path = sandbox_query.pod_sandbox_status(ctx, sid).netns_path
+    await backend.netns.remove(path)  # as someone else might
+    with caplog.at_level(logging.WARNING):
+        _, stats = await sandbox_query.pod_sandbox_stats(ctx, sid)
+    assert stats.interfaces == () and stats.process_count == 1  # the rest is still there
+    assert sid in caplog.text and path in caplog.text
