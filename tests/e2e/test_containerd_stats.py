@@ -6,8 +6,9 @@ from __future__ import annotations
 
 import asyncio
 import subprocess
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
+from typing import TypeVar
 
 import pytest
 from cri_api.v1 import api_pb2 as cri
@@ -23,6 +24,7 @@ from tests.e2e.test_containerd_containers import (
 )
 from tests.support.stack import BUSYBOX, Stack
 
+T = TypeVar("T")
 pytestmark = [pytest.mark.containerd, pytest.mark.registry, pytest.mark.cni]
 
 LIMIT = 256 << 20
@@ -69,6 +71,17 @@ async def holding(c: Cri, cid: str, seconds: float = 60) -> cri.ContainerStats:
     raise AssertionError(f"container {cid} never held {HELD} bytes: {stats}")
 
 
+async def burning(sample: Callable[[], Awaitable[T]], cpu: Callable[[T], cri.CpuUsage]) -> T:
+    """A sample showing cpu spent since the one before (the kernel's counter moves at its
+    ticks, so two samples close together may see the same value)."""
+    for _ in range(50):
+        got = await sample()
+        if cpu(got).usage_nano_cores.value > 0:
+            return got
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"no cpu spent between samples of a busy container: {got}")
+
+
 async def busy_pod(c: Cri, tmp_path: Path, name: str) -> tuple[str, str]:
     pod = pod_config(name, tmp_path)
     sid = await run_pod(c, pod)
@@ -84,7 +97,8 @@ async def test_container_stats_of_a_busy_container(c: Cri, stack: Stack, tmp_pat
     first = await stats_of(c, cid)
     assert first.cpu.HasField("usage_nano_cores")
     assert first.cpu.usage_nano_cores.value == 0  # the first sample: nothing to compare with
-    stats = await holding(c, cid)
+    await holding(c, cid)
+    stats = await burning(lambda: stats_of(c, cid), lambda s: s.cpu)
     assert stats.attributes.id == cid and stats.attributes.metadata.name == "busy"
     assert stats.cpu.usage_core_nano_seconds.value > 0
     assert stats.cpu.usage_nano_cores.value > 0  # the rate since the sample before: burning
@@ -114,7 +128,11 @@ async def test_pod_stats_count_its_traffic_and_processes(
     assert ping.exit_code == 0, ping
     request = cri.PodSandboxStatsRequest(pod_sandbox_id=sid)
     first = (await c.runtime.PodSandboxStats(request)).stats
-    stats = (await c.runtime.PodSandboxStats(request)).stats
+
+    async def sample() -> cri.PodSandboxStats:
+        return (await c.runtime.PodSandboxStats(request)).stats
+
+    stats = await burning(sample, lambda s: s.linux.cpu)
     assert stats.attributes.id == sid and stats.attributes.metadata.name == "stats-pod"
     linux = stats.linux
     assert first.linux.cpu.usage_nano_cores.value == 0  # the pod's first sample
