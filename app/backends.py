@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from adapters.host.clock import SystemClock
 from adapters.host.devices import StatDeviceLookup
@@ -14,8 +16,14 @@ from adapters.memory.backend import MemoryBackend
 from adapters.memory.images import MemoryRegistry, simulated_config
 from adapters.streaming.dial import NetnsDialer, NodeDialer
 from app.settings import Settings
+from domain.errors import HexcriError
 from domain.services.context import Ports
 from ports.streams import PodDialer
+
+if TYPE_CHECKING:
+    from adapters.containerd.fsinfo import SnapshotterUsage
+
+log = logging.getLogger(__name__)
 
 
 async def _nothing() -> None:
@@ -28,6 +36,8 @@ class Backend:
 
     ports: Ports
     close: Callable[[], Awaitable[None]] = field(default=_nothing)
+    # checks made once the runtime answers, before serving (they log what is wrong)
+    start: Callable[[], Awaitable[None]] = field(default=_nothing)
     # how port-forward reaches a pod's localhost
     dialer: PodDialer = field(default_factory=NetnsDialer)
 
@@ -49,7 +59,9 @@ def containerd_backend(settings: Settings) -> Backend:
     from adapters.cni.network import CniNetwork
     from adapters.containerd.client import ContainerdClient
     from adapters.containerd.events import ContainerdEvents
+    from adapters.containerd.fsinfo import SnapshotterUsage
     from adapters.containerd.images import ContainerdImageStore
+    from adapters.containerd.introspection import SNAPSHOTTER_PLUGIN, SnapshotterRoot
     from adapters.containerd.io import FifoContainerIO
     from adapters.containerd.pull import ContainerdImagePuller
     from adapters.containerd.runtime import ContainerdRuntime
@@ -69,11 +81,18 @@ def containerd_backend(settings: Settings) -> Backend:
         os.path.join(settings.state_dir, "io"), clock, settings.max_container_log_line_size
     )
     state = SqliteStateStore(os.path.join(settings.root_dir, "hexcri.db"))
-    snapshotter_root = os.path.join(ctd.root, f"io.containerd.snapshotter.v1.{ctd.snapshotter}")
-    images = ContainerdImageStore(client, ctd.snapshotter, snapshotter_root)
+    # where the snapshotter keeps its data: containerd says (the setting is a fallback)
+    guess = os.path.join(ctd.root, f"{SNAPSHOTTER_PLUGIN}.{ctd.snapshotter}")
+    snapshotter_root = SnapshotterRoot(client, ctd.snapshotter, fallback=guess)
+    usage = SnapshotterUsage(client, snapshotter_root)
+    images = ContainerdImageStore(client, ctd.snapshotter, usage)
     ports = Ports(
         runtime=ContainerdRuntime(
-            client, settings.state_dir, snapshotter=ctd.snapshotter, runtime=ctd.runtime
+            client,
+            settings.state_dir,
+            snapshotter=ctd.snapshotter,
+            runtime=ctd.runtime,
+            snapshotter_root=snapshotter_root,
         ),
         io=io,
         events=ContainerdEvents(client),
@@ -104,4 +123,22 @@ def containerd_backend(settings: Settings) -> Backend:
         await client.close()
         state.close()
 
-    return Backend(ports, close)
+    async def start() -> None:
+        await _check_image_filesystem(usage)
+
+    return Backend(ports, close, start=start)
+
+
+async def _check_image_filesystem(usage: SnapshotterUsage) -> None:
+    """Measure the image filesystem once: what cannot be measured is an error in the log."""
+    try:
+        fs = await usage.measure()
+    except HexcriError as e:
+        log.error("ImageFsInfo cannot measure the image filesystem: %s", e)
+        return
+    log.info(
+        "image filesystem %s: %d bytes, %d inodes used",
+        fs.mountpoint,
+        fs.used_bytes,
+        fs.inodes_used,
+    )

@@ -56,6 +56,7 @@ async def serve(settings: Settings) -> None:
         loop.add_signal_handler(sig, stopping.set)
     watcher = asyncio.create_task(watch_runtime_events(ctx), name="runtime-events")
     if await _recovered(ctx, stopping):
+        await app.backend().start()
         streaming = StreamingServer(ctx, settings.streaming_address, app.backend().dialer)
         await streaming.start()
         config = cri_config(settings, streaming.base_url, ctx.settings.node)

@@ -388,13 +388,54 @@ class ExecResult(Frozen):
 
 
 class ContainerStats(Frozen):
+    """A sample of one container's cgroup and writable layer (as containerd's CRI reports
+    them). `cpu_usage_nano_cores` is a rate: the domain derives it from the previous sample of
+    the same container (0 for the first). `memory_limit_bytes` 0 is "no limit"."""
+
     container_id: str
     timestamp: int
     cpu_usage_core_ns: int = 0
+    cpu_usage_nano_cores: int = 0
     memory_working_set_bytes: int = 0
     memory_usage_bytes: int = 0
+    memory_limit_bytes: int = 0
+    memory_rss_bytes: int = 0
+    memory_page_faults: int = 0
+    memory_major_page_faults: int = 0
+    process_count: int = 0
+    writable_layer_mountpoint: str = ""
     writable_layer_bytes: int = 0
     writable_layer_inodes: int = 0
+
+    @property
+    def memory_available_bytes(self) -> int:
+        """Limit minus working set when there is a limit, else 0 (as containerd)."""
+        if not self.memory_limit_bytes:
+            return 0
+        return max(0, self.memory_limit_bytes - self.memory_working_set_bytes)
+
+
+class InterfaceStats(Frozen):
+    """A network interface's counters, read in a pod's network namespace."""
+
+    name: str
+    rx_bytes: int = 0
+    rx_errors: int = 0
+    tx_bytes: int = 0
+    tx_errors: int = 0
+
+
+class PodStats(Frozen):
+    """A pod's cpu and memory (`usage`: its pause and containers together), its network
+    interfaces (the default one first, loopback left out), its process count and its
+    containers."""
+
+    sandbox_id: str
+    timestamp: int
+    usage: ContainerStats
+    interfaces: tuple[InterfaceStats, ...] = ()
+    process_count: int = 0
+    containers: tuple[ContainerStats, ...] = ()
 
 
 class TaskStatus(IntEnum):

@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
+import builtins
 from typing import Any, Protocol
 
 from pydantic import Field
 
-from domain.model import Condition, DNSConfig, Frozen, NetworkResult, PortMapping
+from domain.model import (
+    Condition,
+    DNSConfig,
+    Frozen,
+    InterfaceStats,
+    NetworkResult,
+    PortMapping,
+)
 
 
 class PodNetworkRequest(Frozen):
@@ -38,6 +46,11 @@ class NetworkNamespaces(Protocol):
 
     async def list(self) -> list[str]:
         """Paths of every namespace hexcri owns."""
+        ...
+
+    async def interface_stats(self, path: str) -> builtins.list[InterfaceStats]:
+        """The counters of every interface in the namespace at `path` (loopback too).
+        NotFound when there is no namespace there."""
         ...
 
 

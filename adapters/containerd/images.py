@@ -8,14 +8,11 @@ garbage collection, and reports the snapshotter's disk use.
 
 from __future__ import annotations
 
-import asyncio
 import builtins
 import contextlib
 import hashlib
 import json
 import logging
-import os
-import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -23,6 +20,8 @@ from typing import Any
 from adapters.containerd import api
 from adapters.containerd.client import ContainerdClient
 from adapters.containerd.content import ContentStore
+from adapters.containerd.fsinfo import SnapshotterUsage
+from adapters.containerd.introspection import SnapshotterRoot
 from domain.errors import HexcriError, NotFound
 from domain.model import FilesystemUsage, Image, ImageConfig
 
@@ -95,12 +94,12 @@ class ContainerdImageStore:
         self,
         client: ContainerdClient,
         snapshotter: str = DEFAULT_SNAPSHOTTER,
-        snapshotter_root: str = "/var/lib/containerd/io.containerd.snapshotter.v1.overlayfs",
+        usage: SnapshotterUsage | None = None,
     ) -> None:
         self.client = client
         self.content = ContentStore(client)
         self.snapshotter = snapshotter
-        self.snapshotter_root = snapshotter_root
+        self.usage = usage or SnapshotterUsage(client, SnapshotterRoot(client, snapshotter))
         self._described: dict[str, Described] = {}  # by target digest: content is immutable
 
     # --- the port ---------------------------------------------------------------------------
@@ -115,15 +114,7 @@ class ContainerdImageStore:
             await self._delete(name)
 
     async def fs_info(self) -> builtins.list[FilesystemUsage]:
-        used, inodes = await asyncio.to_thread(_disk_usage, self.snapshotter_root)
-        return [
-            FilesystemUsage(
-                mountpoint=self.snapshotter_root,
-                timestamp=time.time_ns(),
-                used_bytes=used,
-                inodes_used=inodes,
-            )
-        ]
+        return [await self.usage.measure()]
 
     # --- beyond the port --------------------------------------------------------------------
 
@@ -203,37 +194,6 @@ class ContainerdImageStore:
     async def _delete(self, name: str) -> None:
         with contextlib.suppress(NotFound):
             await self.client.images.Delete(api.images.DeleteImageRequest(name=name, sync=True))
-
-
-def _disk_usage(root: str) -> tuple[int, int]:
-    """Bytes (allocated blocks) and inodes used under `root`, each inode counted once."""
-    seen: set[tuple[int, int]] = set()
-    used = 0
-
-    def visit(path: str) -> None:
-        nonlocal used
-        try:
-            entries = list(os.scandir(path))
-        except OSError:
-            return
-        for entry in entries:
-            try:
-                st = entry.stat(follow_symlinks=False)
-            except OSError:
-                continue
-            key = (st.st_dev, st.st_ino)
-            if key not in seen:
-                seen.add(key)
-                used += st.st_blocks * 512
-            if entry.is_dir(follow_symlinks=False):
-                visit(entry.path)
-
-    if os.path.isdir(root):
-        st = os.lstat(root)
-        seen.add((st.st_dev, st.st_ino))
-        used += st.st_blocks * 512
-        visit(root)
-    return used, len(seen)
 
 
 def names_for(repository: str, tag: str, digest: str) -> Iterable[str]:

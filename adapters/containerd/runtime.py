@@ -21,6 +21,7 @@ from google.protobuf import any_pb2, empty_pb2, field_mask_pb2
 from adapters.containerd import api
 from adapters.containerd.client import ContainerdClient
 from adapters.containerd.fifo import Fifo, FifoReader, FifoWriter
+from adapters.containerd.introspection import SnapshotterRoot
 from domain.errors import (
     AlreadyExists,
     DeadlineExceeded,
@@ -50,6 +51,7 @@ PROCESS_TYPE = "types.containerd.io/opencontainers/runtime-spec/1/Process"
 RESOURCES_TYPE = "types.containerd.io/opencontainers/runtime-spec/1/LinuxResources"
 CGROUPS_V1_TYPE = "io.containerd.cgroups.v1.Metrics"
 CGROUPS_V2_TYPE = "io.containerd.cgroups.v2.Metrics"
+UNLIMITED_MEMORY = 1 << 62  # above it a cgroup's memory limit means none (as containerd)
 TASK_EXTENSION = "io.hexcri.task"
 TASK_TYPE = "io.hexcri/task-stdio"
 LEASE_EXPIRE = "containerd.io/gc.expire"
@@ -90,10 +92,12 @@ class ContainerdRuntime:
         snapshotter: str = "overlayfs",
         runtime: str = "io.containerd.runc.v2",
         runtime_options: dict[str, Any] | None = None,
+        snapshotter_root: SnapshotterRoot | None = None,
     ) -> None:
         self._client = client
         self._state_dir = state_dir
         self._snapshotter = snapshotter
+        self._snapshotter_root = snapshotter_root or SnapshotterRoot(client, snapshotter)
         self._runtime = runtime
         self._runtime_options = runtime_options or {}
         # rootfs mounts and stdio of created containers whose task `start` will make
@@ -481,14 +485,17 @@ class ContainerdRuntime:
         )
 
     async def stats(self, container_id: str) -> ContainerStats:
+        """The task's cgroup metrics and the writable snapshot's usage (0 if unknown, as in
+        containerd's CRI)."""
         c = self._client
         metrics: Any
         usage: Any
-        metrics, usage = await asyncio.gather(
+        metrics, usage, root = await asyncio.gather(
             c.tasks.Metrics(api.tasks.MetricsRequest(filters=[f"id=={container_id}"])),
             c.snapshots.Usage(
                 api.snapshots.UsageRequest(snapshotter=self._snapshotter, key=container_id)
             ),
+            self._snapshotter_root.get(),
             return_exceptions=True,
         )
         if isinstance(metrics, BaseException):
@@ -496,18 +503,16 @@ class ContainerdRuntime:
         if not metrics.metrics:
             raise NotFound(f"container {container_id} has no running task")
         metric = metrics.metrics[0]
-        cpu, usage_bytes, working_set = _decode_metrics(metric.data)
         layer_bytes = layer_inodes = 0
         if not isinstance(usage, BaseException):
             layer_bytes, layer_inodes = int(usage.size), int(usage.inodes)
         return ContainerStats(
             container_id=container_id,
             timestamp=_ts_ns(metric.timestamp),
-            cpu_usage_core_ns=cpu,
-            memory_usage_bytes=usage_bytes,
-            memory_working_set_bytes=working_set,
+            writable_layer_mountpoint="" if isinstance(root, BaseException) else root,
             writable_layer_bytes=layer_bytes,
             writable_layer_inodes=layer_inodes,
+            **_decode_metrics(metric.data),
         )
 
     # --- listing -----------------------------------------------------------------------------
@@ -591,22 +596,47 @@ async def _forward(queue: asyncio.Queue[bytes], write: Callable[[bytes], Awaitab
         await write(chunk)
 
 
-def _decode_metrics(data: any_pb2.Any) -> tuple[int, int, int]:
-    """(cpu usage ns, memory usage, working set) from cgroup v1 or v2 metrics."""
+def _decode_metrics(data: any_pb2.Any) -> dict[str, int]:
+    """The `ContainerStats` fields of cgroup v1 or v2 metrics, as containerd's CRI reads them:
+    working set = usage - inactive file (floored at 0); rss is v2's anon; a v1 limit above
+    2^62 is no limit."""
     type_url = data.type_url.rsplit("/", 1)[-1]
     if type_url == CGROUPS_V1_TYPE:
         v1 = api.cgroups_v1.Metrics()
         v1.ParseFromString(data.value)
-        usage = int(v1.memory.usage.usage)
-        inactive = int(v1.memory.total_inactive_file)
-        return int(v1.cpu.usage.total), usage, max(0, usage - inactive)
+        memory = v1.memory
+        usage = int(memory.usage.usage)
+        return {
+            "cpu_usage_core_ns": int(v1.cpu.usage.total),
+            "memory_usage_bytes": usage,
+            "memory_working_set_bytes": max(0, usage - int(memory.total_inactive_file)),
+            "memory_limit_bytes": _limit(int(memory.usage.limit)),
+            "memory_rss_bytes": int(memory.total_rss),
+            "memory_page_faults": int(memory.total_pg_fault),
+            "memory_major_page_faults": int(memory.total_pg_maj_fault),
+            "process_count": int(v1.pids.current),
+        }
     if type_url == CGROUPS_V2_TYPE:
         v2 = api.cgroups_v2.Metrics()
         v2.ParseFromString(data.value)
-        usage = int(v2.memory.usage)
-        inactive = int(v2.memory.inactive_file)
-        return int(v2.cpu.usage_usec) * 1000, usage, max(0, usage - inactive)
+        memory2 = v2.memory
+        usage = int(memory2.usage)
+        return {
+            "cpu_usage_core_ns": int(v2.cpu.usage_usec) * 1000,
+            "memory_usage_bytes": usage,
+            "memory_working_set_bytes": max(0, usage - int(memory2.inactive_file)),
+            "memory_limit_bytes": _limit(int(memory2.usage_limit)),
+            "memory_rss_bytes": int(memory2.anon),
+            "memory_page_faults": int(memory2.pgfault),
+            "memory_major_page_faults": int(memory2.pgmajfault),
+            "process_count": int(v2.pids.current),
+        }
     raise Internal(f"unknown metrics type {data.type_url!r}")
+
+
+def _limit(value: int) -> int:
+    """A memory limit, 0 for none (the kernel's "unlimited" is a huge page-rounded value)."""
+    return 0 if value > UNLIMITED_MEMORY else value
 
 
 # --- the image's users, read from the rootfs layers ------------------------------------------

@@ -19,8 +19,7 @@ from adapters.cri import from_cri, to_cri
 from adapters.cri.errors import streaming, unary
 from adapters.cri.listing import MessageCache
 from domain.errors import InvalidArgument, Unimplemented
-from domain.model import Container, ContainerEvent, Image
-from domain.model import ContainerStats as Stats
+from domain.model import Container, ContainerEvent, Image, PodStats, Sandbox
 from domain.services import (
     container_create,
     container_exec,
@@ -349,22 +348,20 @@ class RuntimeServicer(cri_grpc.RuntimeServiceServicer):
             stats=[to_cri.container_stats(c, s) for c, s in pairs]
         )
 
-    def _sandbox_stats(self, sandbox_id: str, stats: list[Stats]) -> list[tuple[Container, Stats]]:
+    def _pod_stats(self, sandbox: Sandbox, stats: PodStats) -> cri.PodSandboxStats:
         pairs = []
-        for s in stats:
+        for s in stats.containers:
             container = self.ctx.containers.lookup(s.container_id)
-            if container is not None and container.sandbox_id == sandbox_id:
+            if container is not None and container.sandbox_id == sandbox.id:
                 pairs.append((container, s))
-        return pairs
+        return to_cri.pod_sandbox_stats(sandbox, stats, pairs)
 
     @unary
     async def PodSandboxStats(
         self, request: cri.PodSandboxStatsRequest, context: Ctx
     ) -> cri.PodSandboxStatsResponse:
         sandbox, stats = await sandbox_query.pod_sandbox_stats(self.ctx, request.pod_sandbox_id)
-        pairs = self._sandbox_stats(sandbox.id, stats)
-        now = self.ctx.ports.clock.now_ns()
-        return cri.PodSandboxStatsResponse(stats=to_cri.pod_sandbox_stats(sandbox, pairs, now))
+        return cri.PodSandboxStatsResponse(stats=self._pod_stats(sandbox, stats))
 
     @unary
     async def ListPodSandboxStats(
@@ -372,13 +369,7 @@ class RuntimeServicer(cri_grpc.RuntimeServiceServicer):
     ) -> cri.ListPodSandboxStatsResponse:
         f = from_cri.sandbox_filter(request.filter) if request.HasField("filter") else None
         found = await sandbox_query.list_pod_sandbox_stats(self.ctx, f)
-        now = self.ctx.ports.clock.now_ns()
-        return cri.ListPodSandboxStatsResponse(
-            stats=[
-                to_cri.pod_sandbox_stats(s, self._sandbox_stats(s.id, stats), now)
-                for s, stats in found
-            ]
-        )
+        return cri.ListPodSandboxStatsResponse(stats=[self._pod_stats(s, p) for s, p in found])
 
     @streaming
     async def GetContainerEvents(
@@ -447,7 +438,6 @@ class ImageServicer(cri_grpc.ImageServiceServicer):
     async def ImageFsInfo(
         self, request: cri.ImageFsInfoRequest, context: Ctx
     ) -> cri.ImageFsInfoResponse:
-        usage = await image_query.image_fs_info(self.ctx)
-        return cri.ImageFsInfoResponse(
-            image_filesystems=[to_cri.filesystem_usage(u) for u in usage]
-        )
+        usage = [to_cri.filesystem_usage(u) for u in await image_query.image_fs_info(self.ctx)]
+        # the writable layers live in the same snapshotter (containerd 1.7 reports it twice)
+        return cri.ImageFsInfoResponse(image_filesystems=usage, container_filesystems=usage)

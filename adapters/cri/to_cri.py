@@ -17,9 +17,11 @@ from domain.model import (
     ContainerStats,
     FilesystemUsage,
     Image,
+    InterfaceStats,
     LinuxResources,
     Mount,
     NamespaceOptions,
+    PodStats,
     Sandbox,
 )
 
@@ -217,26 +219,60 @@ def container_stats(container: Container, stats: ContainerStats) -> cri.Containe
             labels=container.config.labels,
             annotations=container.config.annotations,
         ),
-        cpu=cri.CpuUsage(timestamp=t, usage_core_nano_seconds=_uint64(stats.cpu_usage_core_ns)),
-        memory=cri.MemoryUsage(
-            timestamp=t,
-            working_set_bytes=_uint64(stats.memory_working_set_bytes),
-            usage_bytes=_uint64(stats.memory_usage_bytes),
-        ),
+        cpu=cpu_usage(stats),
+        memory=memory_usage(stats),
         writable_layer=cri.FilesystemUsage(
             timestamp=t,
+            fs_id=cri.FilesystemIdentifier(mountpoint=stats.writable_layer_mountpoint),
             used_bytes=_uint64(stats.writable_layer_bytes),
             inodes_used=_uint64(stats.writable_layer_inodes),
         ),
     )
 
 
+def cpu_usage(stats: ContainerStats) -> cri.CpuUsage:
+    return cri.CpuUsage(
+        timestamp=stats.timestamp,
+        usage_core_nano_seconds=_uint64(stats.cpu_usage_core_ns),
+        usage_nano_cores=_uint64(stats.cpu_usage_nano_cores),
+    )
+
+
+def memory_usage(stats: ContainerStats) -> cri.MemoryUsage:
+    return cri.MemoryUsage(
+        timestamp=stats.timestamp,
+        working_set_bytes=_uint64(stats.memory_working_set_bytes),
+        available_bytes=_uint64(stats.memory_available_bytes),
+        usage_bytes=_uint64(stats.memory_usage_bytes),
+        rss_bytes=_uint64(stats.memory_rss_bytes),
+        page_faults=_uint64(stats.memory_page_faults),
+        major_page_faults=_uint64(stats.memory_major_page_faults),
+    )
+
+
+def interface_usage(stats: InterfaceStats) -> cri.NetworkInterfaceUsage:
+    return cri.NetworkInterfaceUsage(
+        name=stats.name,
+        rx_bytes=_uint64(stats.rx_bytes),
+        rx_errors=_uint64(stats.rx_errors),
+        tx_bytes=_uint64(stats.tx_bytes),
+        tx_errors=_uint64(stats.tx_errors),
+    )
+
+
 def pod_sandbox_stats(
-    sandbox: Sandbox, containers: Sequence[tuple[Container, ContainerStats]], now: int
+    sandbox: Sandbox, stats: PodStats, containers: Sequence[tuple[Container, ContainerStats]]
 ) -> cri.PodSandboxStats:
-    """The sandbox's stats: its containers' own, and their sums for the pod."""
-    per_container = [container_stats(c, s) for c, s in containers]
-    stats = [s for _, s in containers]
+    """The pod's own stats and its containers' (`containers`: those still known)."""
+    t = stats.timestamp
+    network = None
+    if stats.interfaces:
+        default, *others = stats.interfaces
+        network = cri.NetworkUsage(
+            timestamp=t,
+            default_interface=interface_usage(default),
+            interfaces=[interface_usage(i) for i in others],
+        )
     return cri.PodSandboxStats(
         attributes=cri.PodSandboxAttributes(
             id=sandbox.id,
@@ -245,16 +281,11 @@ def pod_sandbox_stats(
             annotations=sandbox.config.annotations,
         ),
         linux=cri.LinuxPodSandboxStats(
-            cpu=cri.CpuUsage(
-                timestamp=now,
-                usage_core_nano_seconds=_uint64(sum(s.cpu_usage_core_ns for s in stats)),
-            ),
-            memory=cri.MemoryUsage(
-                timestamp=now,
-                working_set_bytes=_uint64(sum(s.memory_working_set_bytes for s in stats)),
-                usage_bytes=_uint64(sum(s.memory_usage_bytes for s in stats)),
-            ),
-            containers=per_container,
+            cpu=cpu_usage(stats.usage),
+            memory=memory_usage(stats.usage),
+            network=network,
+            process=cri.ProcessUsage(timestamp=t, process_count=_uint64(stats.process_count)),
+            containers=[container_stats(c, s) for c, s in containers],
         ),
     )
 

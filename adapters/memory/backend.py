@@ -25,7 +25,6 @@ class MemoryBackend:
     clock: Clock = field(default_factory=FakeClock)
     registry: MemoryRegistry = field(default_factory=MemoryRegistry)
     netns: MemoryNamespaces = field(default_factory=MemoryNamespaces)
-    network: MemoryNetwork = field(default_factory=MemoryNetwork)
     state: MemoryStateStore = field(default_factory=MemoryStateStore)
     files: MemorySandboxFiles = field(default_factory=MemorySandboxFiles)
     devices: MemoryDeviceLookup = field(default_factory=MemoryDeviceLookup)
@@ -33,6 +32,7 @@ class MemoryBackend:
     max_line_size: int = MAX_RECORD  # of a CRI log record
 
     def __post_init__(self) -> None:
+        self.network = MemoryNetwork(namespaces=self.netns)  # its ADD plugs into `netns`
         self.io = MemoryIO(self.clock, self.max_line_size)
         self.runtime = MemoryRuntime(self.clock, self.io)
         self.images = MemoryImageStore(self.registry, self.clock)

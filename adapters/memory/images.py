@@ -30,6 +30,9 @@ def _digest(data: bytes) -> str:
     return "sha256:" + hashlib.sha256(data).hexdigest()
 
 
+SNAPSHOTS_DIR = "/var/lib/hexcri/memory/snapshots"  # the simulated snapshotter's
+
+
 def generic_config(ref: Reference) -> ImageConfig:
     """The config of an image the simulator has no record of: a shell image named after its
     reference (a pause image's entrypoint for `*/pause`)."""
@@ -135,7 +138,7 @@ class MemoryImageStore:
     async def fs_info(self) -> builtins.list[FilesystemUsage]:
         return [
             FilesystemUsage(
-                mountpoint="/var/lib/hexcri/memory/snapshots",
+                mountpoint=SNAPSHOTS_DIR,
                 timestamp=self._clock.now_ns(),
                 used_bytes=sum(i.size for i in self.images.values()),
                 inodes_used=len(self.images) * 10,

@@ -23,6 +23,7 @@ from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from adapters.memory.images import SNAPSHOTS_DIR
 from adapters.memory.io import MemoryIO
 from domain.errors import AlreadyExists, DeadlineExceeded, Internal, NotFound
 from domain.logformat import Stream
@@ -46,6 +47,10 @@ SIGKILL = 9
 SHELL_PROGRAMS = frozenset({"sh", "echo", "true", "false", "exit", "sleep", "cat", "stty"})
 STDERR_REDIRECTS = frozenset({">&2", "1>&2"})
 Emit = Callable[[tuple[Stream, bytes]], None]
+
+
+SIMULATED_USAGE = 5 << 20
+SIMULATED_INACTIVE_FILE = 1 << 20
 
 
 @dataclass
@@ -216,15 +221,29 @@ class MemoryRuntime:
         self._with_task(container_id)
 
     async def stats(self, container_id: str) -> ContainerStats:
+        """A simulated sample: 1% of a core since the start, 5 MiB charged (1 MiB of it
+        inactive file cache) within the memory limit, a page fault a millisecond, one process
+        and a small writable layer."""
         task = self._with_task(container_id)
         now = self._clock.now_ns()
         running_ns = max(0, now - task.started_ns) if task.started_ns else 0
+        limit = int((task.resources.get("memory") or {}).get("limit") or 0)
+        usage = min(SIMULATED_USAGE, limit) if limit > 0 else SIMULATED_USAGE
+        working_set = max(0, usage - SIMULATED_INACTIVE_FILE)
         return ContainerStats(
             container_id=container_id,
             timestamp=now,
             cpu_usage_core_ns=running_ns // 100,
-            memory_working_set_bytes=4 << 20,
-            memory_usage_bytes=5 << 20,
+            memory_working_set_bytes=working_set,
+            memory_usage_bytes=usage,
+            memory_limit_bytes=max(0, limit),
+            memory_rss_bytes=working_set * 3 // 4,
+            memory_page_faults=1000 + running_ns // 1_000_000,
+            memory_major_page_faults=10,
+            process_count=1,
+            writable_layer_mountpoint=SNAPSHOTS_DIR,
+            writable_layer_bytes=8192,
+            writable_layer_inodes=2,
         )
 
     async def list(self) -> list[RuntimeContainer]:

@@ -22,10 +22,14 @@ import os
 import threading
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any, TypeVar
 
 from pyroute2 import IPRoute
 
-from domain.errors import Internal
+from domain.errors import Internal, NotFound
+from domain.model import InterfaceStats
+
+T = TypeVar("T")
 
 PREFIX = "hexcri-"
 DEFAULT_ROOT = "/var/run/netns"
@@ -56,6 +60,10 @@ class PyrouteNamespaces:
     async def list(self) -> list[str]:
         return await asyncio.to_thread(self._list)
 
+    async def interface_stats(self, path: str) -> builtins.list[InterfaceStats]:
+        """Read over netlink from a throw-away thread that joins the namespace (setns)."""
+        return await _in_own_thread(lambda: _interface_stats(path))
+
     def _create(self, path: str) -> None:
         os.makedirs(self.root_dir, exist_ok=True)
         try:
@@ -79,29 +87,30 @@ class PyrouteNamespaces:
         return sorted(os.path.join(self.root_dir, n) for n in names if n.startswith(PREFIX))
 
 
-async def _in_own_thread(fn: Callable[[], None]) -> None:
+async def _in_own_thread(fn: Callable[[], T]) -> T:
     """Run `fn` in a new thread that ends with it (its namespaces die with it)."""
     loop = asyncio.get_running_loop()
-    done: asyncio.Future[None] = loop.create_future()
+    done: asyncio.Future[T] = loop.create_future()
 
     def run() -> None:
         try:
-            fn()
+            result = fn()
         except BaseException as e:
-            loop.call_soon_threadsafe(_settle, done, e)
+            loop.call_soon_threadsafe(_fail, done, e)
         else:
-            loop.call_soon_threadsafe(_settle, done, None)
+            loop.call_soon_threadsafe(_resolve, done, result)
 
     threading.Thread(target=run, name="netns", daemon=True).start()
-    await done
+    return await done
 
 
-def _settle(future: asyncio.Future[None], error: BaseException | None) -> None:
-    if future.done():
-        return
-    if error is None:
-        future.set_result(None)
-    else:
+def _resolve(future: asyncio.Future[T], result: T) -> None:
+    if not future.done():
+        future.set_result(result)
+
+
+def _fail(future: asyncio.Future[T], error: BaseException) -> None:
+    if not future.done():
         future.set_exception(error)
 
 
@@ -121,6 +130,33 @@ def _unshare_and_pin(path: str) -> None:
         if not index:
             raise Internal(f"network namespace {path} has no loopback interface")
         ipr.link("set", index=index[0], state="up")
+
+
+def _interface_stats(path: str) -> builtins.list[InterfaceStats]:
+    """In the calling (throw-away) thread: join the namespace at `path`, read its links."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    except FileNotFoundError:
+        raise NotFound(f"no network namespace at {path}") from None
+    try:
+        if _libc.setns(fd, _CLONE_NEWNET) != 0:
+            err = ctypes.get_errno()
+            raise NotFound(f"no network namespace at {path}: {os.strerror(err)}")
+    finally:
+        os.close(fd)
+    with IPRoute() as ipr:  # made after setns: it speaks to the pod's namespace
+        return [_link_stats(link) for link in ipr.get_links()]
+
+
+def _link_stats(link: Any) -> InterfaceStats:
+    counters = link.get_attr("IFLA_STATS64") or link.get_attr("IFLA_STATS") or {}
+    return InterfaceStats(
+        name=str(link.get_attr("IFLA_IFNAME")),
+        rx_bytes=int(counters.get("rx_bytes", 0)),
+        rx_errors=int(counters.get("rx_errors", 0)),
+        tx_bytes=int(counters.get("tx_bytes", 0)),
+        tx_errors=int(counters.get("tx_errors", 0)),
+    )
 
 
 def _remove(path: str) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
+from domain.errors import NotFound
 from domain.filters import ContainerFilter, match_container, validate_selector
 from domain.model import Container, ContainerState, ContainerStats
 from domain.services.context import Context
@@ -26,11 +27,34 @@ async def container_stats(ctx: Context, container_id: str) -> tuple[Container, C
         return container, ContainerStats(
             container_id=container.id, timestamp=ctx.ports.clock.now_ns()
         )
-    return container, await ctx.ports.runtime.stats(container.id)
+    return container, await running_container_stats(ctx, container.id)
+
+
+async def running_container_stats(ctx: Context, container_id: str) -> ContainerStats:
+    """A running container's sample from the runtime, its cpu rated against the previous."""
+    stats = await ctx.ports.runtime.stats(container_id)
+    return ctx.cpu_rates.rated(container_id, stats)
+
+
+async def stats_if_running(ctx: Context, container_id: str) -> ContainerStats | None:
+    """As `running_container_stats`, None for a task that ended since it was listed."""
+    try:
+        return await running_container_stats(ctx, container_id)
+    except NotFound:
+        return None
 
 
 async def list_container_stats(
     ctx: Context, f: ContainerFilter | None = None
 ) -> list[tuple[Container, ContainerStats]]:
+    """The running containers' stats; one whose task ends meanwhile is left out."""
     running = [c for c in list_containers(ctx, f) if c.state == ContainerState.RUNNING]
-    return list(await asyncio.gather(*(container_stats(ctx, c.id) for c in running)))
+    found = await asyncio.gather(*(stats_if_running(ctx, c.id) for c in running))
+    forget_removed(ctx)
+    return [(c, s) for c, s in zip(running, found, strict=True) if s is not None]
+
+
+def forget_removed(ctx: Context) -> None:
+    """Drop the cpu samples of containers and pods that are gone."""
+    sandboxes = [("pod", s.id) for s in ctx.sandboxes.all()]
+    ctx.cpu_rates.retain([*(c.id for c in ctx.containers.all()), *sandboxes])

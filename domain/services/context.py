@@ -10,6 +10,7 @@ from domain.model import ContainerEvent, ContainerEventType, Frozen
 from domain.names import NameRegistry
 from domain.reference import parse
 from domain.spec import NodeOptions
+from domain.stats import CpuRates
 from domain.store import ContainerStore, ExitSignals, ImageIndex, SandboxStore
 from ports.clock import Clock
 from ports.devices import HostDeviceLookup
@@ -68,6 +69,8 @@ class Context:
     names: NameRegistry = field(default_factory=NameRegistry)
     # Pulls in flight by reference, so that concurrent pulls of one image share one download.
     pulls: dict[str, asyncio.Future[str]] = field(default_factory=dict)
+    # The previous cpu sample of each container and pod, for the stats' usage_nano_cores.
+    cpu_rates: CpuRates = field(default_factory=CpuRates)
 
     def __post_init__(self) -> None:
         self.images.pin(str(parse(self.settings.sandbox_image)))

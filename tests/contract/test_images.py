@@ -80,8 +80,7 @@ class ContainerdDriver(Driver):
         self.host = self.registry.host
         self.client = ContainerdClient(containerd.address, f"hexcri-contract-{new_id()[:8]}")
         self.registry_client = RegistryClient(retries=1, backoff=0.01)
-        root = containerd.root / "root" / "io.containerd.snapshotter.v1.overlayfs"
-        self.store = ContainerdImageStore(self.client, snapshotter_root=str(root))
+        self.store = ContainerdImageStore(self.client)
         self.puller = ContainerdImagePuller(self.client, self.registry_client)
 
     def publish(self, repository: str, tag: str, label: str) -> Published:

@@ -8,13 +8,14 @@ cannot: take the network configuration away, or declare the `ipRanges` capabilit
 from __future__ import annotations
 
 import ipaddress
+import subprocess
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 import pytest
 
 from adapters.memory.network import MemoryNamespaces, MemoryNetwork
-from domain.errors import FailedPrecondition, Internal
+from domain.errors import FailedPrecondition, Internal, NotFound
 from domain.ids import new_id
 from ports.network import NetworkNamespaces, PodNetwork, PodNetworkRequest
 from tests.support.cni import GATEWAY, SUBNET, CniEnv
@@ -40,11 +41,19 @@ class Driver:
         """Allocate from `cidr` (its first address is the gateway)."""
         raise NotImplementedError
 
+    def ping_gateway(self, netns_path: str) -> None:
+        """Send a packet from the pod to its gateway (and take the answer)."""
+        raise NotImplementedError
+
 
 class MemoryDriver(Driver):
     def __init__(self) -> None:
-        self.fake = MemoryNetwork(cidr=SUBNET)
-        super().__init__(namespaces=MemoryNamespaces(), network=self.fake)
+        namespaces = MemoryNamespaces()
+        self.fake = MemoryNetwork(cidr=SUBNET, namespaces=namespaces)
+        super().__init__(namespaces=namespaces, network=self.fake)
+
+    def ping_gateway(self, netns_path: str) -> None:
+        """The fake's pods see simulated traffic anyway."""
 
     def unconfigure(self) -> None:
         self.fake.ready = False
@@ -76,6 +85,10 @@ class CniDriver(Driver):
         gateway = str(next(ipaddress.ip_network(cidr).hosts()))
         plugins[0]["ipam"]["ranges"] = [[{"subnet": cidr, "gateway": gateway}]]
         self.env.write_config(plugins)
+
+    def ping_gateway(self, netns_path: str) -> None:
+        ping = ["nsenter", f"--net={netns_path}", "busybox", "ping", "-c", "1", "-W", "5"]
+        subprocess.run([*ping, GATEWAY], check=True, capture_output=True, timeout=30)
 
 
 @pytest.fixture(params=["memory", pytest.param("cni", marks=pytest.mark.cni)])
@@ -153,6 +166,18 @@ async def test_namespaces_are_one_per_sandbox(driver: Driver) -> None:
     await namespaces.remove(b)
 
 
+async def test_interfaces_of_a_new_namespace(driver: Driver) -> None:
+    """Only the loopback, up, is there; nothing has passed through it."""
+    path = await driver.namespaces.create(new_id())
+    try:
+        (lo,) = await driver.namespaces.interface_stats(path)
+        assert lo.name == "lo" and lo.rx_errors == lo.tx_errors == 0
+    finally:
+        await driver.namespaces.remove(path)
+    with pytest.raises(NotFound):
+        await driver.namespaces.interface_stats(path)
+
+
 async def test_namespace_of_a_sandbox_is_made_once(driver: Driver) -> None:
     namespaces = driver.namespaces
     sandbox_id = new_id()
@@ -181,6 +206,20 @@ async def test_owned_names_the_pods_set_up(driver: Driver, pods: Pods) -> None:
     assert sorted(await driver.network.owned()) == ids
     await driver.network.teardown(a.request)
     assert await driver.network.owned() == [b.request.sandbox_id]
+
+
+async def test_interface_stats_count_the_pods_traffic(driver: Driver, pods: Pods) -> None:
+    pod = await pods.up()
+    path = pod.request.netns_path
+    before = {i.name: i for i in await driver.namespaces.interface_stats(path)}
+    assert set(before) == {"lo", "eth0"}  # the chain's ADD made the pod's eth0
+    driver.ping_gateway(path)
+    after = {i.name: i for i in await driver.namespaces.interface_stats(path)}
+    eth0 = after["eth0"]
+    assert eth0.rx_bytes > before["eth0"].rx_bytes and eth0.tx_bytes > before["eth0"].tx_bytes
+    assert eth0.rx_errors == eth0.tx_errors == 0
+    await driver.network.teardown(pod.request)
+    assert [i.name for i in await driver.namespaces.interface_stats(path)] == ["lo"]
 
 
 async def test_teardown_is_idempotent(driver: Driver, pods: Pods) -> None:

@@ -416,6 +416,14 @@ async def test_update_resources_of_a_running_task(driver: Driver, events: Events
         await driver.runtime.update_resources(done, resources)
 
 
+async def test_stats_report_the_memory_limit(driver: Driver) -> None:
+    cid = await driver.make(SERVER, memory_limit=64 << 20)
+    await driver.runtime.start(cid)
+    stats = await driver.runtime.stats(cid)
+    assert stats.memory_limit_bytes == 64 << 20
+    assert stats.memory_available_bytes == (64 << 20) - stats.memory_working_set_bytes
+
+
 async def test_update_resources_before_start_reach_the_task(driver: Driver) -> None:
     created = await driver.make(SERVER, memory_limit=256 << 20)
     await driver.runtime.update_resources(created, {"memory": {"limit": 48 << 20}})
@@ -430,6 +438,16 @@ async def test_stats_of_a_running_task(driver: Driver, events: Events) -> None:
     assert stats.container_id == cid and stats.timestamp > 0
     assert stats.cpu_usage_core_ns > 0
     assert 0 < stats.memory_working_set_bytes <= stats.memory_usage_bytes
+    assert 0 < stats.memory_rss_bytes <= stats.memory_usage_bytes
+    assert stats.memory_page_faults > 0 and stats.memory_major_page_faults >= 0
+    assert stats.memory_limit_bytes == 0  # none set: none reported, never the kernel's huge one
+    assert stats.process_count >= 1
+    assert stats.writable_layer_mountpoint.startswith("/")
+    assert stats.writable_layer_bytes > 0 and stats.writable_layer_inodes >= 1
+    again = await driver.runtime.stats(cid)  # counters only grow
+    assert again.timestamp > stats.timestamp
+    assert again.cpu_usage_core_ns >= stats.cpu_usage_core_ns
+    assert again.memory_page_faults >= stats.memory_page_faults
     created = await driver.make(SERVER)
     with pytest.raises(NotFound):  # no task yet
         await driver.runtime.stats(created)

@@ -71,8 +71,7 @@ class Node:
 async def node(containerd: Containerd, containerd_client: ContainerdClient) -> AsyncIterator[Node]:
     client = containerd_client.with_namespace(f"hexcri-img-{secrets.token_hex(4)}")
     registry_client = RegistryClient(retries=1, backoff=0.01)
-    root = containerd.root / "root" / "io.containerd.snapshotter.v1.overlayfs"
-    store = ContainerdImageStore(client, snapshotter_root=str(root))
+    store = ContainerdImageStore(client)
     node = Node(
         client, registry_client, ContainerdImagePuller(client, registry_client), store, containerd
     )
@@ -246,7 +245,9 @@ async def test_fs_info_reports_the_snapshotter(node: Node, registry: Registry) -
     registry.push(image, "pull/fsinfo", "v1")
     await node.puller.pull(parse(registry.ref("pull/fsinfo", "v1")), None)
     [usage] = await node.store.fs_info()
-    assert usage.mountpoint == node.store.snapshotter_root
+    # containerd's Introspection says where its snapshotter is: in this containerd's root
+    root = node.containerd.root / "root" / "io.containerd.snapshotter.v1.overlayfs"
+    assert usage.mountpoint == str(root)
     assert usage.used_bytes > len(oci.busybox_layer().blob)
     assert usage.inodes_used > len(oci.APPLETS)
     assert usage.timestamp > 0

@@ -176,6 +176,7 @@ async def test_images(client: Client) -> None:
     fs = await im.ImageFsInfo(cri.ImageFsInfoRequest())
     (usage,) = fs.image_filesystems
     assert usage.fs_id.mountpoint and usage.used_bytes.value > 0 and usage.timestamp > 0
+    assert list(fs.container_filesystems) == [usage]  # the writable layers live there too
 
     await im.RemoveImage(cri.RemoveImageRequest(image=cri.ImageSpec(image="busybox")))
     await im.RemoveImage(cri.RemoveImageRequest(image=cri.ImageSpec(image="busybox")))
@@ -274,7 +275,9 @@ async def test_container_lifecycle(client: Client) -> None:
     pod = (await rt.PodSandboxStats(cri.PodSandboxStatsRequest(pod_sandbox_id=sid))).stats
     assert pod.attributes.id == sid and pod.attributes.metadata.name == "web"
     assert [c.attributes.id for c in pod.linux.containers] == [cid]
-    assert pod.linux.memory.working_set_bytes.value == stats.memory.working_set_bytes.value
+    # the pod's memory is its pause's and its containers' together
+    (in_pod,) = pod.linux.containers
+    assert pod.linux.memory.working_set_bytes.value > in_pod.memory.working_set_bytes.value
     pods = (await rt.ListPodSandboxStats(cri.ListPodSandboxStatsRequest())).stats
     assert [p.attributes.id for p in pods] == [sid]
 

@@ -19,8 +19,10 @@ from domain.model import (
     FilesystemUsage,
     Image,
     ImageConfig,
+    InterfaceStats,
     LinuxResources,
     NamespaceMode,
+    PodStats,
     Propagation,
     Protocol,
     Sandbox,
@@ -399,21 +401,66 @@ def test_stats_and_usage() -> None:
         container_id="c" * 64,
         timestamp=10,
         cpu_usage_core_ns=5,
+        cpu_usage_nano_cores=4,
         memory_working_set_bytes=7,
         memory_usage_bytes=9,
+        memory_limit_bytes=100,
+        memory_rss_bytes=6,
+        memory_page_faults=12,
+        memory_major_page_faults=2,
+        process_count=3,
+        writable_layer_mountpoint="/snapshots",
         writable_layer_bytes=11,
         writable_layer_inodes=3,
     )
     out = to_cri.container_stats(container(), s1)
     assert out.attributes.id == "c" * 64 and out.attributes.metadata.name == "app"
-    assert (out.cpu.timestamp, out.cpu.usage_core_nano_seconds.value) == (10, 5)
-    assert (out.memory.working_set_bytes.value, out.memory.usage_bytes.value) == (7, 9)
-    assert (out.writable_layer.used_bytes.value, out.writable_layer.inodes_used.value) == (11, 3)
-    pod = to_cri.pod_sandbox_stats(sandbox(), [(container(), s1), (container(), s1)], now=20)
+    cpu = out.cpu
+    assert (cpu.timestamp, cpu.usage_core_nano_seconds.value, cpu.usage_nano_cores.value) == (
+        10,
+        5,
+        4,
+    )
+    m = out.memory
+    assert (m.working_set_bytes.value, m.usage_bytes.value, m.rss_bytes.value) == (7, 9, 6)
+    assert m.available_bytes.value == 100 - 7  # limit minus working set
+    assert (m.page_faults.value, m.major_page_faults.value) == (12, 2)
+    layer = out.writable_layer
+    assert (layer.fs_id.mountpoint, layer.used_bytes.value, layer.inodes_used.value) == (
+        "/snapshots",
+        11,
+        3,
+    )
+    unlimited = to_cri.container_stats(container(), s1.model_copy(update={"memory_limit_bytes": 0}))
+    assert unlimited.memory.HasField("available_bytes")
+    assert unlimited.memory.available_bytes.value == 0  # no limit: 0, as containerd
+
+    usage = ContainerStats(container_id="s" * 64, timestamp=20, cpu_usage_core_ns=10)
+    pod_stats = PodStats(
+        sandbox_id="s" * 64,
+        timestamp=20,
+        usage=usage,
+        interfaces=(
+            InterfaceStats(name="eth0", rx_bytes=1, rx_errors=2, tx_bytes=3, tx_errors=4),
+            InterfaceStats(name="net1", rx_bytes=5),
+        ),
+        process_count=6,
+        containers=(s1, s1),
+    )
+    pod = to_cri.pod_sandbox_stats(sandbox(), pod_stats, [(container(), s1), (container(), s1)])
     assert pod.attributes.id == "s" * 64 and pod.attributes.metadata.uid == "u1"
     assert pod.linux.cpu.usage_core_nano_seconds.value == 10
-    assert pod.linux.memory.working_set_bytes.value == 14
     assert len(pod.linux.containers) == 2
+    net = pod.linux.network
+    default = net.default_interface
+    assert (default.name, default.rx_bytes.value, default.rx_errors.value) == ("eth0", 1, 2)
+    assert (default.tx_bytes.value, default.tx_errors.value) == (3, 4)
+    assert [(i.name, i.rx_bytes.value) for i in net.interfaces] == [("net1", 5)]
+    assert pod.linux.process.process_count.value == 6
+    host = to_cri.pod_sandbox_stats(
+        sandbox(), PodStats(sandbox_id="s" * 64, timestamp=1, usage=usage), []
+    )
+    assert not host.linux.HasField("network")  # no namespace of its own: no interfaces
     fs = to_cri.filesystem_usage(
         FilesystemUsage(mountpoint="/var/lib", timestamp=1, used_bytes=2, inodes_used=3)
     )
