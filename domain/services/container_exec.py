@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from domain.errors import FailedPrecondition, InvalidArgument
+from domain.errors import FailedPrecondition, InvalidArgument, NotFound
 from domain.model import Container, ContainerState, ExecResult
 from domain.services.context import Context
+from domain.services.serial import holding
 
 
 def _running(ctx: Context, container_id: str) -> Container:
@@ -27,5 +28,10 @@ async def exec_sync(
 
 
 async def reopen_container_log(ctx: Context, container_id: str) -> None:
-    container = _running(ctx, container_id)
-    await ctx.ports.io.reopen_log(container.id)
+    """Serialised with the container's other operations (a removal closes its log)."""
+    async with holding(ctx, ctx.containers.get(container_id)) as container:
+        if container is None:
+            raise NotFound(f"container {container_id!r} not found")
+        if container.state != ContainerState.RUNNING:
+            raise FailedPrecondition(f"container {container.id} is not running")
+        await ctx.ports.io.reopen_log(container.id)

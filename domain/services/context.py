@@ -9,6 +9,7 @@ from domain.eventbus import EventBus
 from domain.model import ContainerEvent, ContainerEventType, Frozen
 from domain.names import NameRegistry
 from domain.reference import parse
+from domain.services.locks import ObjectLocks
 from domain.spec import NodeOptions
 from domain.store import ContainerStore, ExitSignals, ImageIndex, SandboxStore
 from ports.clock import Clock
@@ -68,6 +69,8 @@ class Context:
     names: NameRegistry = field(default_factory=NameRegistry)
     # Pulls in flight by reference, so that concurrent pulls of one image share one download.
     pulls: dict[str, asyncio.Future[str]] = field(default_factory=dict)
+    # One lock per sandbox and container: operations on one object are serialised.
+    locks: ObjectLocks = field(default_factory=ObjectLocks)
 
     def __post_init__(self) -> None:
         self.images.pin(str(parse(self.settings.sandbox_image)))
