@@ -148,3 +148,51 @@ async def test_stop_or_remove_racing_start_leaves_nothing(
         assert not in_containerd(stack, cid)
     print(f"racing start/stop/remove outcomes: {dict(seen)}")
     await remove_pod_and_check(real, stack, sid)
+
+
+async def test_pod_stop_or_removal_racing_container_create_and_start(
+    real: Cri,  # noqa: F811
+    stack: Stack,
+    tmp_path: Path,
+) -> None:
+    """StopPodSandbox racing StartContainer: the container ends EXITED (started, then stopped
+    with its pod) or stays CREATED (its start found the pod stopped), never running in a
+    stopped pod. RemovePodSandbox racing CreateContainer: the container is created and
+    removed with its pod, or the create finds no pod; nothing is left either way."""
+    seen: Counter[tuple[str, str]] = Counter()
+    for n in range(2):
+        pod = pod_config(f"stopping{n}", tmp_path)
+        sid = await run_pod(real, pod)
+        cid = await create(real, sid, pod, container_config("app", SLEEPER))
+        start = ("StartContainer", cri.StartContainerRequest(container_id=cid))
+        stop = ("StopPodSandbox", cri.StopPodSandboxRequest(pod_sandbox_id=sid))
+        outcomes = at_once(stack, [start, stop] if n else [stop, start])
+        seen.update((method, code.name) for method, code, _ in outcomes)
+        codes = {method: code for method, code, _ in outcomes}
+        assert codes["StopPodSandbox"] == grpc.StatusCode.OK
+        state = (await status(real, cid)).state
+        if codes["StartContainer"] == grpc.StatusCode.OK:
+            assert state == cri.CONTAINER_EXITED
+        else:
+            assert codes["StartContainer"] == grpc.StatusCode.FAILED_PRECONDITION
+            assert state == cri.CONTAINER_CREATED
+        assert not [t for t in stack.containerd.ctr("tasks", "ls").splitlines()[1:] if cid in t]
+        await remove_pod_and_check(real, stack, sid)
+
+    for n in range(2):
+        pod = pod_config(f"removing{n}", tmp_path)
+        sid = await run_pod(real, pod)
+        config = container_config("app", SLEEPER)
+        make = (
+            "CreateContainer",
+            cri.CreateContainerRequest(pod_sandbox_id=sid, config=config, sandbox_config=pod),
+        )
+        remove = ("RemovePodSandbox", cri.RemovePodSandboxRequest(pod_sandbox_id=sid))
+        outcomes = at_once(stack, [make, remove] if n else [remove, make])
+        seen.update((method, code.name) for method, code, _ in outcomes)
+        codes = {method: code for method, code, _ in outcomes}
+        assert codes["RemovePodSandbox"] == grpc.StatusCode.OK
+        assert codes["CreateContainer"] in (grpc.StatusCode.OK, grpc.StatusCode.NOT_FOUND)
+        await remove_pod_and_check(real, stack, sid)
+        assert io_dirs(stack) == [] and not stack.containerd.shim_pids()
+    print(f"pod stop/removal racing container start/create: {dict(seen)}")
