@@ -16,6 +16,10 @@ from domain.model import (
 )
 from ports.streams import Streams, TerminalSize
 
+# What ExecSync keeps of a command's output, stdout and stderr together: kubelet takes CRI
+# messages of up to 16 MiB, and the reply's other fields and framing fit in the 4 KiB left.
+EXEC_OUTPUT_LIMIT = 16 * 1024 * 1024 - 4096
+
 
 class Stdio(Frozen):
     """Where a task's stdio goes: paths the IO port made (FIFOs) or empty for none."""
@@ -72,9 +76,15 @@ class ContainerRuntime(Protocol):
         ...
 
     async def exec_sync(
-        self, container_id: str, cmd: Sequence[str], timeout: float | None
+        self,
+        container_id: str,
+        cmd: Sequence[str],
+        timeout: float | None,
+        limit: int = EXEC_OUTPUT_LIMIT,
     ) -> ExecResult:
-        """Run `cmd` in the container and collect its output; DeadlineExceeded on timeout."""
+        """Run `cmd` in the container and collect its output; DeadlineExceeded on timeout.
+        Each stream keeps its first `limit` bytes; the rest is read and dropped, so that a
+        command flooding its output costs no memory."""
         ...
 
     async def exec(self, container_id: str, cmd: Sequence[str], streams: Streams) -> int:

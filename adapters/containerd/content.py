@@ -9,6 +9,7 @@ its own if hexcri dies mid-pull.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import datetime
 import secrets
@@ -118,6 +119,9 @@ class ContentStore:
                     committed = True
                     if reply.digest and reply.digest != digest:
                         raise Internal(f"containerd committed {reply.digest}, not {digest}")
+        except asyncio.CancelledError:  # the pull was cancelled: drop what was written
+            await asyncio.shield(self._abort(ref))
+            raise
         except HexcriError as err:
             await self._abort(ref)
             if source_error:
@@ -192,5 +196,5 @@ class Leases:
         lease_id = await self.create(purpose, expire_after)
         try:
             yield lease_id
-        finally:
-            await self.delete(lease_id)
+        finally:  # also when the pull is cancelled (again, even, while this runs)
+            await asyncio.shield(self.delete(lease_id))

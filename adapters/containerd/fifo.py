@@ -74,24 +74,24 @@ class Fifo:
 
 
 class FifoReader:
-    """Collects a FIFO's bytes (up to `limit`) for exec output."""
+    """Collects a FIFO's first `limit` bytes for exec output; what comes after is read and
+    dropped (the writer never blocks, and memory stays flat however much it writes)."""
 
     def __init__(self, path: str, limit: int) -> None:
         self.path = path
         self._limit = limit
-        self._chunks: list[bytes] = []
-        self._size = 0
+        self._kept = bytearray()
         self._fifo = Fifo(path, self._collect)
 
     def _collect(self, data: bytes) -> None:
-        room = self._limit - self._size
+        room = self._limit - len(self._kept)
         if room > 0:
-            self._chunks.append(data[:room])
-            self._size += min(room, len(data))
+            self._kept += data[:room]
 
     async def drain(self, timeout: float) -> bytes:
         await self._fifo.drain(timeout)
-        return b"".join(self._chunks)
+        kept, self._kept = bytes(self._kept), bytearray()
+        return kept
 
     def close(self) -> None:
         self._fifo.close()

@@ -6,7 +6,8 @@ skipped), unpacks the layers into the snapshotter (`Prepare` â†’ `Diff.Apply` â†
 keyed by chain ID, existing snapshots skipped) as soon as each layer and its parent are
 ready, labels the blobs for containerd's garbage collector, and names the image with
 `Images.Create`/`Update`. Concurrent pulls of one reference share one download, and
-concurrent downloads of one blob share one stream.
+concurrent downloads of one blob share one stream; a pull, download or unpack nobody waits for
+any more (its clients cancelled) is cancelled, which closes its streams and deletes its lease.
 """
 
 from __future__ import annotations
@@ -17,8 +18,6 @@ import functools
 import json
 import logging
 import secrets
-from collections.abc import Awaitable, Callable
-from typing import TypeVar
 
 from google.protobuf import field_mask_pb2
 
@@ -35,6 +34,7 @@ from adapters.containerd.images import (
 from domain.errors import AlreadyExists, Internal, InvalidArgument, NotFound, ResourceExhausted
 from domain.model import AuthConfig, Image
 from domain.reference import Reference
+from domain.sharing import SharedWork
 from ports.registry import BlobCorrupted, Descriptor, Registry, ResolvedImage
 
 log = logging.getLogger(__name__)
@@ -43,7 +43,6 @@ GC_CONTENT = "containerd.io/gc.ref.content"
 GC_SNAPSHOT = "containerd.io/gc.ref.snapshot"
 UNCOMPRESSED = "containerd.io/uncompressed"
 MAX_CONFIG_BYTES = 8 * 1024 * 1024
-T = TypeVar("T")
 
 
 class ContainerdImagePuller:
@@ -64,13 +63,13 @@ class ContainerdImagePuller:
         self.snapshotter = snapshotter
         self.max_concurrent_downloads = max(1, max_concurrent_downloads)
         self.lease_expiry = lease_expiry
-        self._pulls: dict[str, asyncio.Task[Image]] = {}
-        self._blobs: dict[str, asyncio.Task[None]] = {}
-        self._unpacks: dict[str, asyncio.Task[None]] = {}
+        self._pulls: SharedWork[Image] = SharedWork()
+        self._blobs: SharedWork[None] = SharedWork()
+        self._unpacks: SharedWork[None] = SharedWork()
 
     async def pull(self, reference: Reference, auth: AuthConfig | None) -> Image:
         try:
-            return await _shared(self._pulls, str(reference), lambda: self._pull(reference, auth))
+            return await self._pulls.run(str(reference), lambda: self._pull(reference, auth))
         except ResourceExhausted as full:
             raise ResourceExhausted(f"pulling image {reference}: {full}") from full
 
@@ -140,7 +139,7 @@ class ContainerdImagePuller:
                 unpack = functools.partial(
                     self._unpack, layer, diff_ids[n], chains[n], parent, lease
                 )
-                await _shared(self._unpacks, chains[n], unpack)
+                await self._unpacks.run(chains[n], unpack)
                 parent = chains[n]
         finally:
             for pending in downloads:
@@ -165,7 +164,7 @@ class ContainerdImagePuller:
             stream = self.registry.fetch(reference, desc, auth)
             await self.content.write(desc.digest, desc.size, stream, labels, lease)
 
-        await _shared(self._blobs, desc.digest, write)
+        await self._blobs.run(desc.digest, write)
 
     async def _fetch_small(
         self, reference: Reference, desc: Descriptor, auth: AuthConfig | None, lease: str
@@ -287,29 +286,3 @@ def image_size(resolved: ResolvedImage) -> int:
     size = resolved.manifest.size + resolved.config.size
     size += sum(layer.size for layer in resolved.layers)
     return size + (resolved.index.size if resolved.index is not None else 0)
-
-
-async def _shared(
-    inflight: dict[str, asyncio.Task[T]], key: str, start: Callable[[], Awaitable[T]]
-) -> T:
-    """Run `start()` once per `key` at a time; concurrent callers await the same task.
-
-    A caller that is cancelled does not cancel the work the others wait for.
-    """
-    task = inflight.get(key)
-    if task is None:
-
-        async def run() -> T:
-            return await start()
-
-        task = asyncio.ensure_future(run())
-        inflight[key] = task
-        task.add_done_callback(functools.partial(_finished, inflight, key))
-    return await asyncio.shield(task)
-
-
-def _finished(inflight: dict[str, asyncio.Task[T]], key: str, task: asyncio.Task[T]) -> None:
-    if inflight.get(key) is task:
-        del inflight[key]
-    if not task.cancelled():
-        task.exception()  # retrieved: the waiters re-raise it; none left is not "lost"

@@ -41,7 +41,7 @@ from domain.model import (
 from domain.spec import apply, needs_passwd, with_resolved_user
 from domain.spec.pipeline import resources as spec_resources
 from domain.spec.resources import merge_resources
-from ports.runtime import CreateRequest, Stdio
+from ports.runtime import EXEC_OUTPUT_LIMIT, CreateRequest, Stdio
 from ports.streams import Streams, TerminalSize
 
 log = logging.getLogger(__name__)
@@ -56,7 +56,6 @@ TASK_EXTENSION = "io.hexcri.task"
 TASK_TYPE = "io.hexcri/task-stdio"
 LEASE_EXPIRE = "containerd.io/gc.expire"
 LEASE_HEADER = "containerd-lease"
-MAX_EXEC_OUTPUT = 16 * 1024 * 1024
 EXEC_DRAIN = 2.0
 
 _TASK_STATUS = {
@@ -310,7 +309,11 @@ class ContainerdRuntime:
         )
 
     async def exec_sync(
-        self, container_id: str, cmd: Sequence[str], timeout: float | None
+        self,
+        container_id: str,
+        cmd: Sequence[str],
+        timeout: float | None,
+        limit: int = EXEC_OUTPUT_LIMIT,
     ) -> ExecResult:
         c = self._client
         got = await c.containers.Get(api.containers.GetContainerRequest(id=container_id))
@@ -322,8 +325,8 @@ class ContainerdRuntime:
         exec_id = secrets.token_hex(8)
         workdir = os.path.join(self._state_dir, "exec", exec_id)
         await asyncio.to_thread(_make_fifos, workdir, ("stdout", "stderr"))
-        out = FifoReader(os.path.join(workdir, "stdout"), MAX_EXEC_OUTPUT)
-        err = FifoReader(os.path.join(workdir, "stderr"), MAX_EXEC_OUTPUT)
+        out = FifoReader(os.path.join(workdir, "stdout"), limit)
+        err = FifoReader(os.path.join(workdir, "stderr"), limit)
         created = False
         try:
             await c.tasks.Exec(

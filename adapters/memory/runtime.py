@@ -2,6 +2,7 @@
 
 Programs: `echo WORDS` (`>&2` writes to stderr), `true`, `false`, `exit N`, `sleep SECONDS`,
 `cat` (stdin to stdout until EOF), `stty size` (the terminal's rows and columns),
+`head -c COUNT /dev/zero` (a flood of output),
 `sh -c "a; b; ..."` of those, and `sh` reading such lines from stdin; anything else runs
 until it is killed, like a server or the pause process. As the container's init, those shell
 programs have no signal handlers, so they ignore every signal but SIGKILL (as PID 1 does);
@@ -39,12 +40,13 @@ from domain.spec import apply, with_resolved_user
 from domain.spec.pipeline import resources as spec_resources
 from domain.spec.resources import merge_resources
 from ports.clock import Clock
-from ports.runtime import CreateRequest
+from ports.runtime import EXEC_OUTPUT_LIMIT, CreateRequest
 from ports.streams import Streams, TerminalSize
 
 FATAL_SIGNALS = frozenset({1, 2, 3, 9, 15})
 SIGKILL = 9
-SHELL_PROGRAMS = frozenset({"sh", "echo", "true", "false", "exit", "sleep", "cat", "stty"})
+SHELL_PROGRAMS = frozenset({"sh", "echo", "true", "false", "exit", "sleep", "cat", "stty", "head"})
+ZEROS_CHUNK = 64 * 1024
 STDERR_REDIRECTS = frozenset({">&2", "1>&2"})
 Emit = Callable[[tuple[Stream, bytes]], None]
 
@@ -156,22 +158,29 @@ class MemoryRuntime:
             merge_resources(task.resources, resources)
 
     async def exec_sync(
-        self, container_id: str, cmd: Sequence[str], timeout: float | None
+        self,
+        container_id: str,
+        cmd: Sequence[str],
+        timeout: float | None,
+        limit: int = EXEC_OUTPUT_LIMIT,
     ) -> ExecResult:
         task = self._with_task(container_id)
         if task.status == TaskStatus.STOPPED:
             raise Internal("cannot exec in a stopped state")
-        out: builtins.list[tuple[Stream, bytes]] = []
+        kept = {Stream.STDOUT: bytearray(), Stream.STDERR: bytearray()}
+
+        def collect(item: tuple[Stream, bytes]) -> None:  # the first `limit` bytes of each
+            stream, data = item
+            kept[stream] += data[: max(0, limit - len(kept[stream]))]
+
         try:
-            code = await asyncio.wait_for(self._interpret(builtins.list(cmd), out.append), timeout)
+            code = await asyncio.wait_for(self._interpret(builtins.list(cmd), collect), timeout)
         except TimeoutError as exc:
             raise DeadlineExceeded(
                 f"command {builtins.list(cmd)} timed out after {timeout}s"
             ) from exc
         return ExecResult(
-            stdout=b"".join(d for s, d in out if s == Stream.STDOUT),
-            stderr=b"".join(d for s, d in out if s == Stream.STDERR),
-            exit_code=code,
+            stdout=bytes(kept[Stream.STDOUT]), stderr=bytes(kept[Stream.STDERR]), exit_code=code
         )
 
     async def exec(self, container_id: str, cmd: Sequence[str], streams: Streams) -> int:
@@ -389,6 +398,8 @@ class MemoryRuntime:
             stream = Stream.STDERR if len(words) < len(args) - 1 else Stream.STDOUT
             emit((stream, (" ".join(words) + "\n").encode()))
             return 0
+        if program == "head" and args[1:2] == ["-c"] and args[3:] == ["/dev/zero"]:
+            return await _zeros(int(args[2]), emit)
         if program == "true":
             return 0
         if program == "false":
@@ -414,6 +425,16 @@ class MemoryRuntime:
                 line, pending = pending.split(b"\n", 1)
                 code = await self._line(line.decode(errors="replace"), emit, stdio)
         return code
+
+
+async def _zeros(count: int, emit: Emit) -> int:
+    """`head -c COUNT /dev/zero`: COUNT zero bytes, a pipe's worth at a time."""
+    chunk = bytes(ZEROS_CHUNK)
+    while count > 0:
+        emit((Stream.STDOUT, chunk[:count]))
+        count -= ZEROS_CHUNK
+        await asyncio.sleep(0)
+    return 0
 
 
 def _is_shell(task: _Task) -> bool:

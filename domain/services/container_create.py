@@ -70,9 +70,15 @@ async def _host_devices(ctx: Context, config: ContainerConfig) -> dict[str, list
 
 
 async def create_container(ctx: Context, sandbox_id: str, config: ContainerConfig) -> str:
-    """Create a container in a READY sandbox; returns its ID. Nothing is left on failure."""
+    """Create a container in a READY sandbox; returns its ID. Nothing is left on failure.
+    Holds the sandbox's lock shared: a stop or removal of the sandbox waits for it."""
     validate_container_config(config)
-    sandbox = ctx.sandboxes.get(sandbox_id)
+    found = ctx.sandboxes.get(sandbox_id)
+    async with ctx.locks.shared(found.id):
+        return await _create(ctx, ctx.sandboxes.get(found.id), config)
+
+
+async def _create(ctx: Context, sandbox: Sandbox, config: ContainerConfig) -> str:
     if sandbox.state != SandboxState.READY:
         raise FailedPrecondition(f"sandbox {sandbox.id} is not ready")
     image = ctx.images.resolve(config.image)

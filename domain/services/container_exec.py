@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 
-from domain.errors import FailedPrecondition, InvalidArgument
+from domain.errors import FailedPrecondition, InvalidArgument, NotFound
 from domain.model import Container, ContainerState, ExecResult
 from domain.services.context import Context
+from domain.services.serial import holding
+from ports.runtime import EXEC_OUTPUT_LIMIT
+
+log = logging.getLogger(__name__)
 
 
 def _running(ctx: Context, container_id: str) -> Container:
@@ -17,15 +22,44 @@ def _running(ctx: Context, container_id: str) -> Container:
 
 
 async def exec_sync(
-    ctx: Context, container_id: str, cmd: Sequence[str], timeout: int = 0
+    ctx: Context,
+    container_id: str,
+    cmd: Sequence[str],
+    timeout: int = 0,
+    limit: int = EXEC_OUTPUT_LIMIT,
 ) -> ExecResult:
-    """Run `cmd` in the container; a timeout of 0 waits for as long as it takes."""
+    """Run `cmd` in the container; a timeout of 0 waits for as long as it takes. The output
+    is cut to `limit` bytes, stdout and stderr together, so that the reply always fits in a
+    CRI message (containerd's CRI cuts each stream, and then fails to send a long reply).
+
+    Not serialised with the container's other operations: a stop or removal must not wait
+    for a command without a timeout; it kills the command instead."""
     if not cmd:
         raise InvalidArgument("exec command must not be empty")
     container = _running(ctx, container_id)
-    return await ctx.ports.runtime.exec_sync(container.id, cmd, timeout or None)
+    result = await ctx.ports.runtime.exec_sync(container.id, cmd, timeout or None, limit)
+    return fit_output(result, limit)
+
+
+def fit_output(result: ExecResult, limit: int) -> ExecResult:
+    """`result` with stdout and stderr cut to `limit` bytes together: a short stream is kept
+    whole, and of two long ones each keeps at least half of `limit`."""
+    out, err = len(result.stdout), len(result.stderr)
+    if out + err <= limit:
+        return result
+    keep_out = min(out, max(limit - err, limit // 2))
+    keep_err = min(err, limit - keep_out)
+    log.info("exec output cut to %d bytes of stdout and %d of stderr", keep_out, keep_err)
+    return ExecResult(
+        stdout=result.stdout[:keep_out], stderr=result.stderr[:keep_err], exit_code=result.exit_code
+    )
 
 
 async def reopen_container_log(ctx: Context, container_id: str) -> None:
-    container = _running(ctx, container_id)
-    await ctx.ports.io.reopen_log(container.id)
+    """Serialised with the container's other operations (a removal closes its log)."""
+    async with holding(ctx, ctx.containers.get(container_id)) as container:
+        if container is None:
+            raise NotFound(f"container {container_id!r} not found")
+        if container.state != ContainerState.RUNNING:
+            raise FailedPrecondition(f"container {container.id} is not running")
+        await ctx.ports.io.reopen_log(container.id)

@@ -2,17 +2,32 @@
 
 from __future__ import annotations
 
-from domain.model import ContainerEventType
+from domain.model import Container, ContainerEventType
+from domain.services.concurrency import to_completion
 from domain.services.container_create import reserved_name
-from domain.services.container_stop import stop_container
+from domain.services.container_stop import stop_held
 from domain.services.context import Context
+from domain.services.serial import holding
 
 
 async def remove_container(ctx: Context, container_id: str) -> None:
-    container = ctx.containers.find(container_id)
-    if container is None:
+    """Serialised with the container's other operations: a start waiting for the removal
+    finds the container gone (NotFound), a removal waiting for a start removes what started."""
+    found = ctx.containers.find(container_id)
+    if found is None:
         return
-    await stop_container(ctx, container.id, 0)
+    await to_completion(_remove_held(ctx, found))
+
+
+async def _remove_held(ctx: Context, found: Container) -> None:
+    async with holding(ctx, found) as container:
+        if container is not None:
+            await remove_held(ctx, container)
+
+
+async def remove_held(ctx: Context, container: Container) -> None:
+    """The removal itself, for a caller that holds the container's lock."""
+    await stop_held(ctx, container, 0)
     await ctx.ports.io.close(container.id)
     await ctx.ports.runtime.delete(container.id)
     await ctx.ports.state.delete_container(container.id)

@@ -2,13 +2,27 @@
 
 from __future__ import annotations
 
-from domain.errors import FailedPrecondition, HexcriError
-from domain.model import ContainerEventType, ContainerState, SandboxState
+from domain.errors import FailedPrecondition, HexcriError, NotFound
+from domain.model import Container, ContainerEventType, ContainerState, SandboxState
+from domain.services.concurrency import to_completion
 from domain.services.context import Context
+from domain.services.serial import holding
 
 
 async def start_container(ctx: Context, container_id: str) -> None:
-    container = ctx.containers.get(container_id)
+    """Serialised with every other operation on the container: of concurrent starts one
+    starts it, the others find it no longer CREATED."""
+    await to_completion(_start_held(ctx, ctx.containers.get(container_id)))
+
+
+async def _start_held(ctx: Context, found: Container) -> None:
+    async with holding(ctx, found) as container:
+        if container is None:
+            raise NotFound(f"container {found.id!r} not found")
+        await _start(ctx, container)
+
+
+async def _start(ctx: Context, container: Container) -> None:
     if container.state != ContainerState.CREATED:
         raise FailedPrecondition(f"container {container.id} is {container.state.name}, not CREATED")
     sandbox = ctx.sandboxes.find(container.sandbox_id)

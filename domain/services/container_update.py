@@ -3,17 +3,25 @@ makes) and kept for the status."""
 
 from __future__ import annotations
 
-from domain.errors import FailedPrecondition
-from domain.model import ContainerState, LinuxResources
+from domain.errors import FailedPrecondition, NotFound
+from domain.model import Container, ContainerState, LinuxResources
 from domain.services.context import Context
+from domain.services.serial import holding
 from domain.spec.resources import linux_resources
 
 
 async def update_container_resources(
     ctx: Context, container_id: str, resources: LinuxResources
 ) -> None:
-    container = ctx.containers.get(container_id)
+    found = ctx.containers.get(container_id)
     resources.check()
+    async with holding(ctx, found) as container:
+        if container is None:
+            raise NotFound(f"container {found.id!r} not found")
+        await _update(ctx, container, resources)
+
+
+async def _update(ctx: Context, container: Container, resources: LinuxResources) -> None:
     if container.state not in (ContainerState.CREATED, ContainerState.RUNNING):
         raise FailedPrecondition(f"container {container.id} is {container.state.name}")
     oci = linux_resources(resources, ctx.settings.node)

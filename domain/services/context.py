@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import dataclass, field
 
 from domain.eventbus import EventBus
 from domain.model import ContainerEvent, ContainerEventType, Frozen
 from domain.names import NameRegistry
 from domain.reference import parse
+from domain.services.locks import ObjectLocks
+from domain.sharing import SharedWork
 from domain.spec import NodeOptions
 from domain.stats import CpuRates
 from domain.store import ContainerStore, ExitSignals, ImageIndex, SandboxStore
@@ -68,7 +69,10 @@ class Context:
     # Names held by objects being created or committed; released on removal or rollback.
     names: NameRegistry = field(default_factory=NameRegistry)
     # Pulls in flight by reference, so that concurrent pulls of one image share one download.
-    pulls: dict[str, asyncio.Future[str]] = field(default_factory=dict)
+    # Stopped once none of their clients waits any more.
+    pulls: SharedWork[str] = field(default_factory=SharedWork)
+    # One lock per sandbox and container: operations on one object are serialised.
+    locks: ObjectLocks = field(default_factory=ObjectLocks)
     # The previous cpu sample of each container and pod, for the stats' usage_nano_cores.
     cpu_rates: CpuRates = field(default_factory=CpuRates)
 

@@ -1,8 +1,7 @@
-"""PullImage: one download per reference however many ask at once."""
+"""PullImage: one download per reference however many ask at once, stopped when every client
+that asked for it has gone (cancelled, or past its deadline)."""
 
 from __future__ import annotations
-
-import asyncio
 
 from domain.errors import NotFound
 from domain.model import AuthConfig, Image
@@ -13,23 +12,12 @@ from domain.services.context import Context
 async def pull_image(ctx: Context, image: str, auth: AuthConfig | None = None) -> str:
     """Pull `image` into the store; returns its ID (the config digest)."""
     ref = parse(image)
-    key = str(ref)
-    inflight = ctx.pulls.get(key)
-    if inflight is not None:
-        return await asyncio.shield(inflight)
-    future: asyncio.Future[str] = asyncio.get_running_loop().create_future()
-    ctx.pulls[key] = future
-    try:
+
+    async def pull() -> str:
         pulled = await ctx.ports.puller.pull(ref, auth)
-        image_id = ctx.images.put(pulled).id
-        future.set_result(image_id)
-        return image_id
-    except BaseException as exc:
-        future.set_exception(exc)
-        future.exception()  # retrieved: waiters re-raise it, nobody logs it as lost
-        raise
-    finally:
-        del ctx.pulls[key]
+        return ctx.images.put(pulled).id
+
+    return await ctx.pulls.run(str(ref), pull)
 
 
 async def ensure_image(ctx: Context, image: str) -> Image:

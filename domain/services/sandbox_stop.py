@@ -4,22 +4,41 @@ from __future__ import annotations
 
 import asyncio
 
-from domain.model import ContainerState, SandboxState
-from domain.services.container_stop import stop_container
+from domain.model import Sandbox, SandboxState
+from domain.services.concurrency import to_completion
+from domain.services.container_stop import stop_held
 from domain.services.context import Context
 from domain.services.sandbox_run import network_request
+from domain.services.serial import holding_in_sandbox
 from domain.signals import SIGKILL
 
 
 async def stop_pod_sandbox(ctx: Context, sandbox_id: str) -> None:
-    """Idempotent: a stopped sandbox is stopped again, an unknown one is already stopped."""
-    sandbox = ctx.sandboxes.find(sandbox_id)
-    if sandbox is None:
+    """Idempotent: a stopped sandbox is stopped again, an unknown one is already stopped.
+    Holds the sandbox's lock alone: its containers' operations wait, or are waited for."""
+    found = ctx.sandboxes.find(sandbox_id)
+    if found is None:
         return
-    running = [
-        c for c in ctx.containers.of_sandbox(sandbox.id) if c.state == ContainerState.RUNNING
-    ]
-    await asyncio.gather(*(stop_container(ctx, c.id, 0) for c in running))
+    await to_completion(_stop_held(ctx, found.id))
+
+
+async def _stop_held(ctx: Context, sandbox_id: str) -> None:
+    async with ctx.locks.exclusive(sandbox_id):
+        sandbox = ctx.sandboxes.find(sandbox_id)
+        if sandbox is not None:
+            await stop_sandbox_held(ctx, sandbox)
+
+
+async def _stop_member(ctx: Context, container_id: str) -> None:
+    async with holding_in_sandbox(ctx, container_id) as container:
+        if container is not None:
+            await stop_held(ctx, container, 0)
+
+
+async def stop_sandbox_held(ctx: Context, sandbox: Sandbox) -> None:
+    """The stop itself, for a caller that holds the sandbox's lock alone."""
+    members = [c.id for c in ctx.containers.of_sandbox(sandbox.id)]
+    await asyncio.gather(*(_stop_member(ctx, c) for c in members))
     if sandbox.state == SandboxState.READY:
         await ctx.ports.runtime.kill(sandbox.id, SIGKILL)
         await ctx.exits.wait(sandbox.id, ctx.settings.stop_kill_wait)

@@ -382,6 +382,14 @@ async def test_exec_sync_collects_output_and_exit_code(driver: Driver) -> None:
     assert (ok.stdout, ok.stderr, ok.exit_code) == (b"a b\n", b"", 0)
 
 
+async def test_exec_sync_keeps_the_first_limit_bytes_of_each_stream(driver: Driver) -> None:
+    """What comes after is read and dropped: the command is not held up by a full pipe."""
+    cid, _ = await running(driver)
+    flood = "head -c 300000 /dev/zero; echo err >&2; exit 5"
+    result = await driver.runtime.exec_sync(cid, ["sh", "-c", flood], WAIT, 1000)
+    assert (result.stdout, result.stderr, result.exit_code) == (bytes(1000), b"err\n", 5)
+
+
 async def test_exec_sync_timeout(driver: Driver) -> None:
     cid, _ = await running(driver)
     with pytest.raises(DeadlineExceeded):

@@ -194,6 +194,7 @@ class FrontBehaviour:
     stall: set[str] = field(default_factory=set)  # blobs that stop after half their bytes
     fail_first: int = 0  # answer this many requests with 503 first
     redirect_blobs: bool = False  # answer blob GETs with a 307 to the upstream
+    keep_alive: bool = True  # False: every answer closes its connection (none idles in a pool)
 
 
 class Front(ThreadingHTTPServer):
@@ -252,6 +253,12 @@ class _FrontHandler(BaseHTTPRequestHandler):
 
     def log_message(self, format: str, *args: Any) -> None:  # silence stderr
         return
+
+    def end_headers(self) -> None:
+        if not self.server.behaviour.keep_alive:
+            self.send_header("Connection", "close")
+            self.close_connection = True
+        super().end_headers()
 
     def do_GET(self) -> None:
         self._handle()

@@ -1,0 +1,277 @@
+"""Issue 11, item 3: operations on one container or sandbox are serialised by per-object
+locks (the use cases on the memory fakes, with a runtime that takes its time as containerd
+does, so that concurrent calls really overlap)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+
+import pytest
+
+from adapters.memory.backend import MemoryBackend
+from domain.errors import FailedPrecondition, HexcriError, NotFound
+from domain.model import ContainerState
+from domain.services import (
+    container_create,
+    container_query,
+    container_remove,
+    container_start,
+    container_stop,
+    image_pull,
+    sandbox_remove,
+    sandbox_run,
+    sandbox_stop,
+)
+from domain.services.context import Context
+from domain.services.locks import ObjectLocks
+from tests.unit.conftest import container, pod, settle
+
+
+def slow(
+    monkeypatch: pytest.MonkeyPatch, backend: MemoryBackend, method: str, ticks: int = 5
+) -> list[str]:
+    """Make a runtime method yield to the loop a few times first (as a call to containerd
+    does); returns the IDs it was called with."""
+    calls: list[str] = []
+    real: Callable[..., Awaitable[object]] = getattr(backend.runtime, method)
+
+    async def slowed(container_id: str, *args: object) -> object:
+        calls.append(container_id)
+        for _ in range(ticks):
+            await asyncio.sleep(0)
+        return await real(container_id, *args)
+
+    monkeypatch.setattr(backend.runtime, method, slowed)
+    return calls
+
+
+async def created(ctx: Context, name: str = "app", pod_name: str = "web", **kw: object) -> str:
+    sid = await sandbox_run.run_pod_sandbox(ctx, pod(name=pod_name, uid=f"uid-{pod_name}"))
+    await image_pull.pull_image(ctx, "busybox")
+    return await container_create.create_container(ctx, sid, container(name=name, **kw))
+
+
+def nothing_left(ctx: Context, backend: MemoryBackend, cid: str) -> None:
+    assert ctx.containers.find(cid) is None
+    assert not backend.runtime.has(cid)
+    assert not backend.io.is_open(cid)
+    assert cid not in backend.state.containers
+    assert len(ctx.locks) == 0
+
+
+async def test_twenty_parallel_starts_give_one_success(
+    ctx: Context, backend: MemoryBackend, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cid = await created(ctx, command=["sleep", "3600"])
+    starts = slow(monkeypatch, backend, "start")
+    outcomes = await asyncio.gather(
+        *(container_start.start_container(ctx, cid) for _ in range(20)), return_exceptions=True
+    )
+    successes = [o for o in outcomes if o is None]
+    failures = [o for o in outcomes if o is not None]
+    assert len(successes) == 1
+    assert all(isinstance(f, FailedPrecondition) for f in failures), failures
+    assert all("is RUNNING, not CREATED" in str(f) for f in failures)
+    assert starts == [cid]  # one call reached the runtime
+    assert container_query.container_status(ctx, cid).state == ContainerState.RUNNING
+    assert len(ctx.locks) == 0
+
+
+async def test_remove_racing_start_leaves_nothing(
+    ctx: Context, backend: MemoryBackend, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Start first: it completes, then the removal kills and removes what started."""
+    cid = await created(ctx, command=["sleep", "3600"])
+    slow(monkeypatch, backend, "start")
+    start, remove = await asyncio.gather(
+        container_start.start_container(ctx, cid),
+        container_remove.remove_container(ctx, cid),
+        return_exceptions=True,
+    )
+    assert start is None and remove is None
+    nothing_left(ctx, backend, cid)
+
+
+async def test_start_after_a_removal_it_waited_for_is_not_found(
+    ctx: Context, backend: MemoryBackend, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cid = await created(ctx, command=["sleep", "3600"])
+    slow(monkeypatch, backend, "delete")
+    remove, start = await asyncio.gather(
+        container_remove.remove_container(ctx, cid),
+        container_start.start_container(ctx, cid),
+        return_exceptions=True,
+    )
+    assert remove is None
+    assert isinstance(start, NotFound), start
+    nothing_left(ctx, backend, cid)
+
+
+async def test_stop_racing_start_ends_exited(
+    ctx: Context, backend: MemoryBackend, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The stop waits for the start, then stops what it started (never a task left running
+    in a container that reports EXITED)."""
+    cid = await created(ctx, command=["sleep", "3600"])
+    slow(monkeypatch, backend, "start")
+    start = asyncio.ensure_future(container_start.start_container(ctx, cid))
+    await asyncio.sleep(0)  # the start holds the container's lock
+    await container_stop.stop_container(ctx, cid, 0)
+    await start
+    await settle()
+    assert container_query.container_status(ctx, cid).state == ContainerState.EXITED
+    with pytest.raises(NotFound):
+        await backend.runtime.exec_sync(cid, ["true"], None)  # no live task
+
+
+async def test_remove_pod_racing_create_leaves_no_orphan(
+    ctx: Context, backend: MemoryBackend, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sid = await sandbox_run.run_pod_sandbox(ctx, pod())
+    await image_pull.pull_image(ctx, "busybox")
+    slow(monkeypatch, backend, "create")
+    create, remove = await asyncio.gather(
+        container_create.create_container(ctx, sid, container()),
+        sandbox_remove.remove_pod_sandbox(ctx, sid),
+        return_exceptions=True,
+    )
+    assert remove is None
+    assert isinstance(create, str)  # it held the pod first; the removal then took it along
+    assert not ctx.containers.all() and not ctx.sandboxes.all()
+    assert not await backend.runtime.list()
+    assert not backend.state.containers and not backend.state.sandboxes
+    assert len(ctx.locks) == 0
+
+
+async def test_create_after_a_pod_removal_it_waited_for_is_not_found(
+    ctx: Context, backend: MemoryBackend, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sid = await sandbox_run.run_pod_sandbox(ctx, pod())
+    await image_pull.pull_image(ctx, "busybox")
+    slow(monkeypatch, backend, "delete")
+    removal = asyncio.ensure_future(sandbox_remove.remove_pod_sandbox(ctx, sid))
+    await settle()  # the removal holds the pod's lock
+    with pytest.raises(NotFound):
+        await container_create.create_container(ctx, sid, container())
+    await removal
+    assert not ctx.containers.all() and not await backend.runtime.list()
+
+
+async def test_pod_stop_and_container_operations_do_not_deadlock(
+    ctx: Context, backend: MemoryBackend, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Sandbox operations take the pod's lock, then its containers'; container operations
+    the pod's (shared), then their own: in any mix, every call ends."""
+    first = await created(ctx, name="c0", command=["sleep", "3600"])
+    sid = ctx.containers.get(first).sandbox_id
+    cids = [first] + [
+        await container_create.create_container(ctx, sid, container(name=f"c{n}")) for n in (1, 2)
+    ]
+    slow(monkeypatch, backend, "start")
+    slow(monkeypatch, backend, "kill")
+    calls = [
+        *(container_start.start_container(ctx, c) for c in cids),
+        sandbox_stop.stop_pod_sandbox(ctx, sid),
+        *(container_stop.stop_container(ctx, c, 0) for c in cids),
+        *(container_remove.remove_container(ctx, c) for c in cids[:2]),
+        sandbox_remove.remove_pod_sandbox(ctx, sid),
+    ]
+    outcomes = await asyncio.gather(*calls, return_exceptions=True)
+    assert all(o is None or isinstance(o, HexcriError) for o in outcomes), outcomes
+    assert not ctx.containers.all() and not ctx.sandboxes.all()
+    assert not await backend.runtime.list()
+    assert len(ctx.locks) == 0
+
+
+async def test_a_long_stop_holds_up_only_its_own_container(
+    ctx: Context, backend: MemoryBackend
+) -> None:
+    """Locks are per object: another pod's start goes ahead while a stop waits out its grace
+    period (a shell as PID 1 ignores SIGTERM)."""
+    slow_one = await created(ctx, name="a", pod_name="a", command=["sleep", "3600"])
+    await container_start.start_container(ctx, slow_one)
+    other = await created(ctx, name="b", pod_name="b", command=["sleep", "3600"])
+    stopping = asyncio.ensure_future(container_stop.stop_container(ctx, slow_one, 3600))
+    await settle()
+    await container_start.start_container(ctx, other)
+    assert container_query.container_status(ctx, other).state == ContainerState.RUNNING
+    assert not stopping.done()
+    backend.runtime.exit_container(slow_one, 0)
+    await stopping
+    assert len(ctx.locks) == 0
+
+
+async def test_a_cancelled_start_still_completes_under_its_lock(
+    ctx: Context, backend: MemoryBackend, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A client that goes away does not cut a start in half: the next call waits for it."""
+    cid = await created(ctx, command=["sleep", "3600"])
+    slow(monkeypatch, backend, "start")
+    first = asyncio.ensure_future(container_start.start_container(ctx, cid))
+    await asyncio.sleep(0)
+    first.cancel()
+    with pytest.raises(FailedPrecondition, match="is RUNNING, not CREATED"):
+        await container_start.start_container(ctx, cid)
+    assert first.cancelled()
+
+
+# --- the locks themselves -----------------------------------------------------------------
+
+
+async def test_exclusive_holders_take_turns_in_arrival_order() -> None:
+    locks = ObjectLocks()
+    order: list[int] = []
+
+    async def hold(n: int) -> None:
+        async with locks.exclusive("x"):
+            order.append(n)
+            await asyncio.sleep(0)
+            order.append(n)
+
+    await asyncio.gather(*(hold(n) for n in range(4)))
+    assert order == [0, 0, 1, 1, 2, 2, 3, 3]
+    assert len(locks) == 0
+
+
+async def test_shared_holders_overlap_but_not_with_an_exclusive_one() -> None:
+    locks = ObjectLocks()
+    inside: list[str] = []
+    seen: list[list[str]] = []
+
+    async def hold(kind: str) -> None:
+        ctx = locks.exclusive("x") if kind == "w" else locks.shared("x")
+        async with ctx:
+            inside.append(kind)
+            await asyncio.sleep(0)
+            seen.append(sorted(inside))
+            inside.remove(kind)
+
+    await asyncio.gather(hold("r"), hold("r"), hold("w"), hold("r"))
+    assert ["r", "r"] in seen  # the first two readers overlapped
+    assert all(s == ["w"] or "w" not in s for s in seen)  # the writer was alone
+    assert len(locks) == 0
+
+
+async def test_a_cancelled_waiter_leaves_no_trace() -> None:
+    locks = ObjectLocks()
+    async with locks.exclusive("x"):
+        waiter = asyncio.ensure_future(locks.exclusive("x").__aenter__())
+        reader = asyncio.ensure_future(locks.shared("x").__aenter__())
+        await asyncio.sleep(0)
+        waiter.cancel()
+        await asyncio.sleep(0)
+    await reader  # the reader behind the cancelled writer got the lock
+    async with locks.shared("x"):
+        pass
+    assert waiter.cancelled()
+    assert len(locks) == 1  # the reader still holds it
+    locks._release("x", False)
+    assert len(locks) == 0
+
+
+async def test_locks_of_different_objects_are_independent() -> None:
+    locks = ObjectLocks()
+    async with locks.exclusive("a"), locks.exclusive("b"):
+        assert len(locks) == 2
+    assert len(locks) == 0
