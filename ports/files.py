@@ -39,7 +39,8 @@ class SandboxFiles(Protocol):
         self, sandbox_id: str, name: str, files: tuple[VolumeFile, ...], memory: bool
     ) -> str:
         """Make the pod's volume directory `volumes/<name>` in its directory (a tmpfs when
-        `memory`) holding exactly `files`; returns its path."""
+        `memory`) and write `files` into it (what else it holds stays); returns its path.
+        Idempotent; `remove` takes the volumes with the pod's directory."""
         ...
 
     async def check_host_path(self, path: str, kind: str) -> None:

@@ -141,9 +141,10 @@ async def test_restart_back_off_doubles(ctx: Context, clock: FakeClock, tmp_path
         clock.advance(wait)
         await sync(pods, 2)
         assert [c.config.metadata.attempt for c in containers(ctx, "side")] == attempts
-    assert containers(ctx, "side")[-1].config.annotations[
-        "io.kubernetes.container.restartCount"
-    ] == "3"
+    assert (
+        containers(ctx, "side")[-1].config.annotations["io.kubernetes.container.restartCount"]
+        == "3"
+    )
 
 
 async def test_a_changed_file_replaces_the_pod(ctx: Context, tmp_path: Path) -> None:
@@ -179,7 +180,9 @@ async def test_an_invalid_file_keeps_its_pods(ctx: Context, tmp_path: Path) -> N
     path = write(tmp_path)
     pods = static(ctx, tmp_path)
     await sync(pods, 2)
-    path.write_text(path.read_text().replace("command: [httpd", "livenessProbe: {}\n    command: [httpd"))
+    path.write_text(
+        path.read_text().replace("command: [httpd", "livenessProbe: {}\n    command: [httpd")
+    )
     await sync(pods)
     assert len(ctx.sandboxes.all()) == 1
     assert "spec.containers[0].livenessProbe: not supported" in pods.errors[str(path)]
