@@ -1,0 +1,54 @@
+"""`hexcri play` on the memory backend: a dry run of a whole file, and clear errors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from app.cli import main
+
+EXAMPLE = Path(__file__).parents[3] / "examples" / "web-pod.yaml"
+
+
+@pytest.fixture(autouse=True)
+def dirs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HEXCRI_CONFIG", str(tmp_path / "absent.toml"))
+    monkeypatch.setenv("HEXCRI_ROOT_DIR", str(tmp_path / "root"))
+    monkeypatch.setenv("HEXCRI_STATE_DIR", str(tmp_path / "state"))
+    monkeypatch.setenv("HEXCRI_SOCKET", str(tmp_path / "hexcri.sock"))
+    monkeypatch.setenv("HEXCRI_MANIFEST_LOG_DIR", str(tmp_path / "logs"))
+
+
+def test_dry_run_of_the_example(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["play", "--backend", "memory", str(EXAMPLE)]) == 0
+    out = capsys.readouterr().out
+    assert "pod default/web Running IP 10." in out
+    assert "page             exited (exit 0, Completed)" in out
+    assert "httpd            running" in out
+    assert "dry run" in out
+
+
+def test_an_unsupported_field_is_named(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(
+        EXAMPLE.read_text().replace("  - name: httpd\n", "  - name: httpd\n    livenessProbe: {}\n")
+    )
+    assert main(["play", "--backend", "memory", str(bad)]) == 2
+    out = capsys.readouterr().out
+    assert out.endswith("(Pod web): spec.containers[0].livenessProbe: not supported\n")
+    assert "sandbox" not in out  # nothing was made
+
+
+def test_a_failing_pod_is_reported(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    failing = tmp_path / "job.yaml"
+    failing.write_text(
+        "apiVersion: v1\nkind: Pod\nmetadata: {name: job}\nspec:\n  restartPolicy: Never\n"
+        "  initContainers: [{name: prepare, image: busybox, command: [sh, -c, 'exit 4']}]\n"
+        "  containers: [{name: run, image: busybox}]\n"
+    )
+    assert main(["play", "--backend", "memory", str(failing)]) == 1
+    out = capsys.readouterr().out
+    assert "pod default/job Failed" in out
+    assert "prepare          exited (exit 4, Error)" in out
+    assert "container run started" not in out  # the app container never started
