@@ -52,3 +52,17 @@ def test_a_failing_pod_is_reported(tmp_path: Path, capsys: pytest.CaptureFixture
     assert "pod default/job Failed" in out
     assert "prepare          exited (exit 4, Error)" in out
     assert "container run started" not in out  # the app container never started
+
+
+def test_play_refuses_where_a_daemon_serves(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import socket
+
+    monkeypatch.setenv("HEXCRI_MANIFEST_DIR", "/etc/hexcri/pods")
+    with socket.socket(socket.AF_UNIX) as server:
+        server.bind(str(tmp_path / "hexcri.sock"))
+        server.listen()
+        assert main(["play", str(EXAMPLE)]) == 1
+    out = capsys.readouterr().out
+    assert "a hexcri daemon serves" in out and "/etc/hexcri/pods" in out
