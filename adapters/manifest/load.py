@@ -52,10 +52,10 @@ def _message(error: dict[str, Any]) -> str:
 def describe(exc: ValidationError) -> str:
     """Each error as `path: message`; a list's length error caused by a bad item is left out
     (the item's own error says it)."""
-    errors = [dict(e) for e in exc.errors()]
+    errors = exc.errors()
     inner = {tuple(e["loc"][:n]) for e in errors for n in range(len(e["loc"]))}
     kept = [e for e in errors if not (e["type"] == "too_short" and tuple(e["loc"]) in inner)]
-    return "; ".join(_message(e) for e in kept)
+    return "; ".join(_message(dict(e)) for e in kept)
 
 
 def _name_of(doc: dict[str, Any]) -> str:
