@@ -39,11 +39,15 @@ spec:
   volumes:
   - name: www
     emptyDir: {{}}
+  - name: scratch
+    emptyDir: {{medium: Memory}}
+  - name: text
+    configMap: {{name: text}}
   initContainers:
   - name: page
     image: busybox
-    command: [sh, -c, "echo '{page}' > /www/index.html"]
-    volumeMounts: [{{name: www, mountPath: /www}}]
+    command: [sh, -c, "cat /etc/text/page > /www/index.html"]
+    volumeMounts: [{{name: www, mountPath: /www}}, {{name: text, mountPath: /etc/text}}]
   containers:
   - name: serve
     image: busybox
@@ -51,7 +55,13 @@ spec:
     volumeMounts: [{{name: www, mountPath: /www, readOnly: true}}]
   - name: crash
     image: busybox
-    command: [sh, -c, "echo crashing; exit 3"]
+    command: [sh, -c, "grep ' /scratch tmpfs ' /proc/mounts && echo crashing; exit 3"]
+    volumeMounts: [{{name: scratch, mountPath: /scratch}}]
+---
+apiVersion: v1
+kind: ConfigMap
+metadata: {{name: text}}
+data: {{page: "{page}"}}
 """
 
 
@@ -113,6 +123,13 @@ async def page_of(c: Cri, expected: str) -> tuple[str, str] | None:
     return (ready[0].id, ip) if answer.text.strip() == expected else None
 
 
+def crash_log_text(path: Path) -> Callable[[], Awaitable[str | None]]:
+    async def crash_log() -> str | None:  # the memory emptyDir is a tmpfs: it says so
+        return path.read_text() if path.exists() and "crashing" in path.read_text() else None
+
+    return crash_log
+
+
 async def test_static_pod_lifecycle(static_stack: Stack) -> None:
     stack = static_stack
     manifest = stack.root / "manifests" / "web.yaml"
@@ -130,6 +147,8 @@ async def test_static_pod_lifecycle(static_stack: Stack) -> None:
         uid = pod.labels["io.kubernetes.pod.uid"]
         (init,) = await containers_named(c, "page")
         assert init.state == cri.CONTAINER_EXITED
+        crash_log = stack.root / "pod-logs" / f"default_web_{uid}" / "crash" / "0.log"
+        assert "crashing" in (await eventually(crash_log_text(crash_log)))
 
         # restart back-off: the first restart is at once, the second waits 10 s
         async def two_restarts() -> list[cri.Container] | None:
@@ -160,7 +179,7 @@ async def test_static_pod_lifecycle(static_stack: Stack) -> None:
         assert len(await containers_named(c, "serve")) == 1
         assert len(await containers_named(c, "page")) == 1
 
-        # a changed file replaces the pod (same uid, a new sandbox)
+        # a changed file (here its ConfigMap) replaces the pod (same uid, a new sandbox)
         manifest.write_text(MANIFEST.format(page="second edition"))
 
         async def second_page() -> tuple[str, str] | None:
