@@ -13,7 +13,14 @@ import os
 from collections.abc import Awaitable
 from dataclasses import dataclass, field
 
-from adapters.manifest.convert import MANIFEST_FILE, POD_UID, NodeFacts, PodPlan, plan_manifest
+from adapters.manifest.backoff import INITIAL, MAXIMUM
+from adapters.manifest.convert import (
+    MANIFEST_FILE,
+    POD_UID,
+    NodeFacts,
+    PodPlan,
+    plan_manifest,
+)
 from adapters.manifest.load import parse_manifest
 from adapters.manifest.pods import PodRunner
 from domain.errors import HexcriError
@@ -54,6 +61,10 @@ class StaticPods:
     runner: PodRunner = field(init=False)
     errors: dict[str, str] = field(default_factory=dict)  # path -> last error logged
     phases: dict[str, str] = field(default_factory=dict)  # pod uid -> phase
+    # a pod whose step failed (a pull, a sandbox) is retried with back-off, as kubelet's
+    # ImagePullBackOff: pod uid -> (earliest retry ns, delay ns, the spec's hash); an edited
+    # spec is tried at once
+    retry: dict[str, tuple[int, int, str]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.runner = PodRunner(self.ctx, owner="static", report=log.info)
@@ -90,11 +101,23 @@ class StaticPods:
         await asyncio.gather(*(self._sync_pod(plan) for plan in plans.values()))
 
     async def _sync_pod(self, plan: PodPlan) -> None:
-        async def step() -> None:
+        now = self.ctx.ports.clock.now_ns()
+        not_before, delay, digest = self.retry.get(plan.uid, (0, 0, plan.hash))
+        if now < not_before and digest == plan.hash:
+            return
+        try:
             sandbox = await self.runner.ensure(plan)
             self.phases[plan.uid] = await self.runner.step(plan, sandbox)
-
-        await self._guard(f"pod {plan.namespace}/{plan.name}", step())
+        except HexcriError as exc:
+            delay = min(max(delay * 2, INITIAL), MAXIMUM)
+            self.retry[plan.uid] = (now + delay, delay, plan.hash)
+            what = f"pod {plan.namespace}/{plan.name}"
+            if self.errors.get(what) != str(exc):
+                log.error("%s: %s (retrying with back-off)", what, exc)
+                self.errors[what] = str(exc)
+        else:
+            self.retry.pop(plan.uid, None)
+            self.errors.pop(f"pod {plan.namespace}/{plan.name}", None)
 
     async def _guard(self, what: str, work: Awaitable[None]) -> None:
         """Run `work`; a domain error is logged once (until it changes or clears)."""

@@ -202,3 +202,25 @@ async def test_a_new_reconciler_adopts_the_pods_after_a_crash(
     assert [s.id for s in second.sandboxes.all()] == [sandbox.id]
     assert second.sandboxes.get(sandbox.id).state == SandboxState.READY
     assert len(containers(second, "serve")) == 1
+
+
+async def test_a_failing_pull_is_retried_with_back_off(
+    ctx: Context, backend: MemoryBackend, clock: FakeClock, tmp_path: Path
+) -> None:
+    path = write(tmp_path)
+    path.write_text(path.read_text().replace("busybox:1.36", "bad..name"))
+    pods = static(ctx, tmp_path)
+    await sync(pods)
+    (sandbox,) = ctx.sandboxes.all()
+    assert "pod default/web" in pods.errors
+    first = pods.retry[sandbox.config.metadata.uid]
+    clock.advance(5)
+    await sync(pods)  # within the back-off: not retried
+    assert pods.retry[sandbox.config.metadata.uid] == first
+    clock.advance(6)
+    await sync(pods)  # retried, failed again: the delay doubles
+    assert pods.retry[sandbox.config.metadata.uid][1] == 2 * first[1]
+    path.write_text(path.read_text().replace("bad..name", "busybox:1.36"))
+    await sync(pods, 2)  # an edit is tried at once
+    assert "pod default/web" not in pods.errors
+    assert containers(ctx, "serve")
