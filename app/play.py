@@ -97,9 +97,7 @@ def main(settings: Settings, options: Options) -> int:
         return 1
 
 
-async def _play(
-    settings: Settings, options: Options, source: str, plans: list[PodPlan]
-) -> int:
+async def _play(settings: Settings, options: Options, source: str, plans: list[PodPlan]) -> int:
     app = Application(settings=settings)
     ctx = app.context()
     watcher = asyncio.create_task(watch_runtime_events(ctx), name="runtime-events")
