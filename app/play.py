@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import fcntl
+import itertools
 import os
 import signal
 import socket
@@ -47,6 +48,40 @@ class Options:
 
 def say(line: str) -> None:
     print(line, flush=True)
+
+
+class Progress:
+    """Report lines; on a terminal a pull shows a live line with its elapsed time until it
+    ends (the puller reports no byte counts), elsewhere plain lines."""
+
+    def __init__(self, tty: bool) -> None:
+        self.tty = tty
+        self._pulls: dict[str, asyncio.Task[None]] = {}
+
+    def __call__(self, line: str) -> None:
+        if not self.tty:
+            say(line)
+            return
+        if line.startswith("pulling "):
+            ref = line.removeprefix("pulling ")
+            self._pulls[ref] = asyncio.get_running_loop().create_task(self._spin(ref))
+            return
+        if line.startswith(("pulled ", "pull of ")):
+            ref = line.split()[1 if line.startswith("pulled ") else 2]
+            task = self._pulls.pop(ref, None)
+            if task is not None:
+                task.cancel()
+        sys.stdout.write("\r\x1b[K")
+        say(line)
+
+    @staticmethod
+    async def _spin(ref: str) -> None:
+        loop = asyncio.get_running_loop()
+        start = loop.time()
+        for frame in itertools.cycle("|/-\\"):
+            sys.stdout.write(f"\r\x1b[K{frame} pulling {ref}  {loop.time() - start:.1f} s")
+            sys.stdout.flush()
+            await asyncio.sleep(0.1)
 
 
 def daemon_running(path: str) -> bool:
@@ -103,7 +138,7 @@ async def _play(settings: Settings, options: Options, source: str, plans: list[P
     watcher = asyncio.create_task(watch_runtime_events(ctx), name="runtime-events")
     try:
         await recover(ctx)
-        runner = PodRunner(ctx, owner="play", report=say)
+        runner = PodRunner(ctx, owner="play", report=Progress(sys.stdout.isatty()))
         if options.down:
             for sandbox in runner.of_file(source):
                 await runner.remove(sandbox)

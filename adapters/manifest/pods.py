@@ -248,7 +248,11 @@ class PodRunner:
             if found is not None:
                 return found
         self.report(f"pulling {spec.image}")
-        image_id = await pull_image(self.ctx, spec.image)
+        try:
+            image_id = await pull_image(self.ctx, spec.image)
+        except BaseException as exc:
+            self.report(f"pull of {spec.image} failed: {exc}")
+            raise
         self.report(f"pulled {spec.image} ({image_id[:19]})")
         return await ensure_image(self.ctx, image_id)
 

@@ -66,3 +66,22 @@ def test_play_refuses_where_a_daemon_serves(
         assert main(["play", str(EXAMPLE)]) == 1
     out = capsys.readouterr().out
     assert "a hexcri daemon serves" in out and "/etc/hexcri/pods" in out
+
+
+async def test_progress_on_a_terminal_ends_its_live_line(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    import asyncio
+
+    from app.play import Progress
+
+    progress = Progress(tty=True)
+    progress("pulling busybox")
+    await asyncio.sleep(0.15)
+    progress("pull of busybox failed: not found")
+    await asyncio.sleep(0.15)
+    out = capsys.readouterr().out
+    assert "pulling busybox" in out
+    assert out.endswith("\r\x1b[Kpull of busybox failed: not found\n")  # the live line stopped
+    Progress(tty=False)("pulling busybox")
+    assert capsys.readouterr().out == "pulling busybox\n"
