@@ -73,8 +73,9 @@ def static_stack(tmp_path: Path) -> Iterator[Stack]:
         (s.root / "manifests").mkdir()
         try:
             yield s
-        finally:
-            print(f"--- hexcri log ---\n{s.hexcri_log.read_text()[-8000:]}")
+        finally:  # shown by pytest when the test failed
+            if s.hexcri_log.exists():
+                print(f"--- hexcri log ---\n{s.hexcri_log.read_text()[-8000:]}")
 
 
 @contextlib.asynccontextmanager
@@ -200,3 +201,41 @@ async def test_static_pod_lifecycle(static_stack: Stack) -> None:
     assert_nothing_left(stack)
     assert list((stack.root / "pod-logs").iterdir()) == []
     assert ip  # the first pod had an address on the pod network
+
+
+def test_play_up_logs_down(static_stack: Stack, tmp_path: Path) -> None:
+    """`hexcri play` with no daemon: the example pod answers on its pod IP, its logs show,
+    a second play finds it (no duplicate), `--down` leaves nothing behind."""
+    import os
+    import re
+    import subprocess
+    import sys
+
+    stack = static_stack
+    env = {
+        **os.environ,
+        "HEXCRI_CONFIG": str(stack.config_path),
+        "HEXCRI_MANIFEST_LOG_DIR": str(stack.root / "pod-logs"),
+    }
+    example = str(Path(__file__).parents[2] / "examples" / "web-pod.yaml")
+    play = [sys.executable, "-m", "app.cli", "play"]
+
+    def run(*args: str) -> str:
+        done = subprocess.run([*play, *args, example], env=env, capture_output=True, text=True)
+        assert done.returncode == 0, done.stdout + done.stderr
+        return done.stdout
+
+    up = run()
+    found = re.search(r"pod default/web Running IP (\S+)", up)
+    assert found, up
+    page = httpx.get(f"http://{found.group(1)}:8080/", timeout=10)
+    assert page.text == "hello from hexcri from pod web\n"
+    again = run()
+    assert "sandbox" not in again and "started" not in again  # found, not made twice
+    assert found.group(0) in again
+    logs = run("--logs")
+    assert "[page] wrote the page" in logs
+    assert "[httpd]" in logs and "response:200" in logs
+    run("--down")
+    assert_nothing_left(stack)
+    assert list((stack.root / "pod-logs").iterdir()) == []
