@@ -42,6 +42,13 @@ class Backoff:
         else:
             self._entries[key] = (min(self._entries[key][0] * 2, self.maximum), now)
 
+    def seed(self, key: str, restarts: int, at: int) -> None:
+        """After a restart of hexcri: the delay `restarts` earlier restarts reached, as of
+        `at` (the last one), so that a crash loop does not start over at once."""
+        if key not in self._entries and restarts > 0:
+            delay = min(self.initial << min(restarts - 1, 30), self.maximum)
+            self._entries[key] = (delay, at)
+
     def delay(self, key: str) -> int:
         entry = self._entries.get(key)
         return entry[0] if entry else 0

@@ -199,6 +199,7 @@ class PodRunner:
         key = f"{plan.uid}/{spec.name}"
         now = self.ctx.ports.clock.now_ns()
         ran = max(0, held.finished_at - held.started_at) if held.started_at else 0
+        self.backoff.seed(key, held.config.metadata.attempt, held.created_at)
         if self.backoff.remaining(key, held.finished_at, ran, now):
             return
         self.backoff.restarted(key, ran, now)
