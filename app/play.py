@@ -17,7 +17,7 @@ import os
 import signal
 import socket
 import sys
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
 
 from adapters.manifest.convert import CONTAINER_NAME, PodPlan, plan_manifest
@@ -153,7 +153,7 @@ async def _play(settings: Settings, options: Options, source: str, plans: list[P
                 await runner.remove(sandbox)
             say("dry run (memory backend): the manifest converts and runs; removed again")
         elif options.follow and code == 0:
-            await _logs(ctx, runner.of_file(source), follow=True)
+            await _logs(ctx, runner.of_file(source), follow=True, tick=_stepper(runner, plans))
         return code
     finally:
         watcher.cancel()
@@ -212,8 +212,26 @@ def _summary(
             say(f"  {c.config.metadata.name:<16} {state}  restarts {restarts}  {c.id[:13]}")
 
 
-async def _logs(ctx: Context, sandboxes: list[Sandbox], follow: bool) -> None:
-    """Each container's CRI log as `[name] line`; with `follow`, until SIGINT or SIGTERM."""
+def _stepper(runner: PodRunner, plans: list[PodPlan]) -> Callable[[], Awaitable[None]]:
+    """While following, the pods keep their restart policy (with back-off)."""
+
+    async def step() -> None:
+        for plan in plans:
+            for sandbox in runner.sandboxes_of(plan.uid):
+                with contextlib.suppress(HexcriError):
+                    await runner.step(plan, sandbox)
+
+    return step
+
+
+async def _logs(
+    ctx: Context,
+    sandboxes: list[Sandbox],
+    follow: bool,
+    tick: Callable[[], Awaitable[None]] | None = None,
+) -> None:
+    """Each container's CRI log as `[name] line`; with `follow`, until SIGINT or SIGTERM
+    (running `tick` between reads)."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -226,6 +244,8 @@ async def _logs(ctx: Context, sandboxes: list[Sandbox], follow: bool) -> None:
                 await asyncio.to_thread(_print_new, path, c.config.metadata.name, offsets)
         if not follow:
             return
+        if tick is not None:
+            await tick()
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), 0.5)
         if stop.is_set():

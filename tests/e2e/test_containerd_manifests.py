@@ -236,6 +236,22 @@ def test_play_up_logs_down(static_stack: Stack, tmp_path: Path) -> None:
     logs = run("--logs")
     assert "[page] wrote the page" in logs
     assert "[httpd]" in logs and "response:200" in logs
+    follow = subprocess.Popen(
+        [*play, "--follow", example], env=env, stdout=subprocess.PIPE, text=True
+    )
+    assert follow.stdout is not None
+    seen: list[str] = []
+    try:
+        while "response:200" not in "".join(seen):  # it finds the pod, then streams its logs
+            seen.append(follow.stdout.readline())
+        httpx.get(f"http://{found.group(1)}:8080/", timeout=10)
+        while "".join(seen).count("response:200") < 2:  # the new request, as it happens
+            seen.append(follow.stdout.readline())
+    finally:
+        follow.send_signal(signal.SIGINT)
+        rest, _ = follow.communicate(timeout=30)
+    assert follow.returncode == 0, "".join(seen) + rest
+    assert "[page] wrote the page" in "".join(seen)
     run("--down")
     assert_nothing_left(stack)
     assert list((stack.root / "pod-logs").iterdir()) == []
