@@ -61,6 +61,33 @@ def containers(draw: st.DrawFn, names: list[str], volumes: list[str]) -> list[di
 
 
 @st.composite
+def volume(draw: st.DrawFn, name: str) -> dict[str, Any]:
+    """emptyDir, hostPath, or a configMap/secret volume of the ConfigMap/Secret `shared`."""
+    kind = draw(st.sampled_from(["emptyDir", "hostPath", "configMap", "secret"]))
+    if kind == "emptyDir":
+        return {"name": name, "emptyDir": {"medium": draw(st.sampled_from(["", "Memory"]))}}
+    if kind == "hostPath":
+        kinds = ["", "Directory", "DirectoryOrCreate", "File", "FileOrCreate", "Socket"]
+        return {
+            "name": name,
+            "hostPath": {"path": f"/srv/{name}", "type": draw(st.sampled_from(kinds))},
+        }
+    items = draw(st.lists(st.sampled_from(["a", "b"]), unique=True, max_size=2))
+    source: dict[str, Any] = {"items": [{"key": k, "path": f"sub/{k}"} for k in items]}
+    if kind == "configMap":
+        return {"name": name, "configMap": {"name": "shared", **source}}
+    return {"name": name, "secret": {"secretName": "shared", **source}}
+
+
+SHARED = [
+    {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "shared"},
+     "data": {"a": "1"}, "binaryData": {"b": "Mg=="}},
+    {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "shared"},
+     "data": {"a": "MQ=="}, "stringData": {"b": "2"}},
+]  # fmt: skip
+
+
+@st.composite
 def pods(draw: st.DrawFn) -> dict[str, Any]:
     names = draw(st.lists(label, min_size=1, max_size=5, unique=True))
     split = draw(st.integers(0, len(names) - 1))
@@ -68,11 +95,21 @@ def pods(draw: st.DrawFn) -> dict[str, Any]:
     spec: dict[str, Any] = {
         "restartPolicy": draw(st.sampled_from(["Always", "OnFailure", "Never"])),
         "containers": draw(containers(names[split:], volumes)),
-        "volumes": [
-            {"name": v, "emptyDir": {"medium": draw(st.sampled_from(["", "Memory"]))}}
-            for v in volumes
-        ],
+        "volumes": [draw(volume(v)) for v in volumes],
     }
+    if draw(st.booleans()):
+        spec["securityContext"] = {
+            "runAsUser": draw(st.integers(1, 65535)),
+            "supplementalGroups": draw(st.lists(st.integers(0, 65535), max_size=2)),
+            "seccompProfile": {"type": draw(st.sampled_from(["RuntimeDefault", "Unconfined"]))},
+        }
+    if draw(st.booleans()):
+        spec["dnsPolicy"] = draw(st.sampled_from(["ClusterFirst", "Default", "None"]))
+        spec["dnsConfig"] = {
+            "nameservers": ["10.0.0.10"],
+            "searches": draw(st.lists(label, max_size=2)),
+            "options": [{"name": "ndots", "value": "2"}],
+        }
     if split:
         spec["initContainers"] = draw(containers(names[:split], volumes))
     if draw(st.booleans()):
@@ -86,7 +123,8 @@ def pods(draw: st.DrawFn) -> dict[str, Any]:
 
 
 def convert(doc: dict[str, Any]) -> None:
-    for plan in plan_manifest(parse_manifest(yaml.safe_dump(doc)), "/pods/p.yaml", NODE):
+    text = yaml.safe_dump_all([doc, *SHARED])
+    for plan in plan_manifest(parse_manifest(text), "/pods/p.yaml", NODE):
         for c in (*plan.pod.spec.init_containers, *plan.pod.spec.containers):
             paths = {v.name: f"/v/{v.name}" for v in plan.volumes}
             config = plan.container_config(c, 0, "10.0.0.2", paths)
