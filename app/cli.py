@@ -1,4 +1,4 @@
-"""The `hexcri` command line: serve, version, config show."""
+"""The `hexcri` command line: serve, play, version, config show, demo."""
 
 from __future__ import annotations
 
@@ -23,9 +23,32 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--socket", default="/run/hexcri/hexcri.sock")
     demo.add_argument("--image", default="docker.io/library/busybox:latest")
     demo.add_argument("cmd", metavar="COMMAND", nargs="*", default=["echo", "hello from hexcri"])
+    _play_parser(sub)
     show = sub.add_parser("config", help="configuration").add_subparsers(dest="action")
     show.add_parser("show", help="print the effective configuration as JSON")
     return parser
+
+
+def _play_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    play = sub.add_parser("play", help="run the pods of a Kubernetes manifest once, no daemon")
+    play.add_argument("file", metavar="FILE", help="YAML: Pods, ConfigMaps, Secrets")
+    mode = play.add_mutually_exclusive_group()
+    mode.add_argument("--down", action="store_true", help="remove the file's pods")
+    mode.add_argument("--logs", action="store_true", help="print the file's pods' logs")
+    play.add_argument("--follow", "-f", action="store_true", help="then stream the logs")
+    play.add_argument("--backend", choices=["memory", "containerd"], help="memory: a dry run")
+    play.add_argument("--timeout", type=float, default=120.0, help="seconds to wait for a start")
+
+
+def _play(args: argparse.Namespace, settings: config.Settings) -> int:
+    from app.play import Options
+    from app.play import main as play
+
+    if args.backend:
+        settings = settings.model_copy(update={"backend": args.backend})
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    options = Options(args.file, args.down, args.logs, args.follow, args.timeout)
+    return play(settings, options)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -45,6 +68,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "config":
         print(settings.model_dump_json(indent=2))
         return 0
+    if args.command == "play":
+        return _play(args, settings)
     overrides = {k: v for k, v in (("backend", args.backend), ("socket", args.socket)) if v}
     settings = settings.model_copy(update=overrides)
     logging.basicConfig(

@@ -9,6 +9,7 @@ import signal
 
 from adapters.cri.server import start_server, stop_server
 from adapters.streaming.server import StreamingServer
+from app import static_pods
 from app.container import Application
 from app.info import cri_config
 from app.settings import Settings
@@ -64,8 +65,10 @@ async def serve(settings: Settings) -> None:
         log.info("hexcri %s serving CRI on %s (%s backend), streaming on %s",
                  ctx.settings.runtime_version, settings.socket, settings.backend,
                  streaming.base_url)  # fmt: skip
+        static = static_pods.start(ctx, settings)
         await stopping.wait()
         log.info("shutting down")
+        await static_pods.stop(static)
         await stop_server(server, GRACE_SECONDS)
         await streaming.stop()
     watcher.cancel()

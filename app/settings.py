@@ -64,6 +64,10 @@ class Settings(BaseSettings):
     # the memory backend's images: None pulls any well-formed reference (a generic image);
     # a list is a closed catalogue, and other references are NotFound
     simulator_images: list[str] | None = None
+    # static pods: a directory of Kubernetes Pod manifests kept running ("" = off), and the
+    # directory of their container logs (kubelet's /var/log/pods layout)
+    manifest_dir: str = ""
+    manifest_log_dir: str = "/var/log/pods"
     containerd: ContainerdSettings = ContainerdSettings()
     cni: CniSettings = CniSettings()
     registry: RegistrySettings = RegistrySettings()

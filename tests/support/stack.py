@@ -2,7 +2,8 @@
 and the pause image (reached through hosts.toml mirrors for docker.io and registry.k8s.io, as
 on an air-gapped node), a CNI network, and `hexcri serve --backend containerd` on top.
 
-    python -m tests.support.stack demo     # bring it up, run one pod through the socket, tear down
+    python -m tests.support.stack demo     # bring it up, play the example pod manifest, then
+                                           # run one pod through the CRI socket, tear down
     python -m tests.support.stack bench    # hexcri beside containerd's own CRI, same images/CNI
 
 The e2e tests use `running_stack()` (and its pytest fixture `stack`); `containerd_cri_beside()`
@@ -259,9 +260,53 @@ def containerd_cri_config(stack: Stack, conf_dir: Path) -> str:
 """
 
 
+EXAMPLE_POD = Path(__file__).parents[2] / "examples" / "web-pod.yaml"
+
+
+def _play_example(s: Stack) -> int:
+    """`hexcri play` the repository's web-server pod (no daemon), fetch its page from the pod
+    IP, show its logs, and take it down."""
+    import re
+
+    import httpx
+
+    env = {
+        **os.environ,
+        "HEXCRI_CONFIG": str(s.config_path),
+        "HEXCRI_MANIFEST_LOG_DIR": str(s.root / "pod-logs"),
+    }
+    hexcri = [sys.executable, "-m", "app.cli", "play"]
+    example = str(
+        EXAMPLE_POD.relative_to(Path.cwd())
+        if EXAMPLE_POD.is_relative_to(Path.cwd())
+        else EXAMPLE_POD
+    )
+    print(f"$ hexcri play {example}", flush=True)
+    run = subprocess.run([*hexcri, example], env=env, capture_output=True, text=True)
+    print(run.stdout + run.stderr, end="", flush=True)
+    found = re.search(r"pod default/web Running IP (\S+)", run.stdout)
+    if run.returncode != 0 or found is None:
+        return run.returncode or 1
+    url = f"http://{found.group(1)}:8080/"
+    answer = httpx.get(url, timeout=10)
+    print(f"$ GET {url}\n{answer.status_code} {answer.text}", end="", flush=True)
+    print(f"$ hexcri play --logs {example}", flush=True)
+    subprocess.call([*hexcri, "--logs", example], env=env)
+    print(f"$ hexcri play --down {example}", flush=True)
+    down = subprocess.call([*hexcri, "--down", example], env=env)
+    return 0 if answer.status_code == 200 and "hello from hexcri" in answer.text else down or 1
+
+
 def _demo(args: argparse.Namespace) -> int:
-    with running_stack() as s:
-        print(f"stack up under {s.root}: containerd, registry {s.registry.url}, CNI, hexcri")
+    """The README's `make up`: a web-server pod from a manifest (`hexcri play`), then one
+    pod through `hexcri serve`'s CRI socket as kubelet drives it (`hexcri demo`)."""
+    with running_stack(start_hexcri=False) as s:
+        print(f"stack up under {s.root}: containerd, registry {s.registry.url}, CNI")
+        played = _play_example(s)
+        if played:
+            return played
+        print("\n$ hexcri serve   # the CRI server; then a pod through its socket", flush=True)
+        s.start_hexcri()
         return subprocess.call(
             [sys.executable, "-m", "app.cli", "demo", "--socket", s.socket, *args.command]
         )

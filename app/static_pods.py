@@ -1,0 +1,37 @@
+"""Static pods in `hexcri serve`: the manifest adapter's reconciler as a background task."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+
+from adapters.manifest.convert import NodeFacts
+from adapters.manifest.node import host_dns, memory_capacity
+from adapters.manifest.static import StaticPods
+from app.settings import Settings
+from domain.services.context import Context
+
+
+def node_facts(settings: Settings) -> NodeFacts:
+    return NodeFacts(
+        memory_capacity=memory_capacity(),
+        host_dns=host_dns(),
+        log_root=settings.manifest_log_dir,
+    )
+
+
+def start(ctx: Context, settings: Settings) -> asyncio.Task[None] | None:
+    """The reconciler of `settings.manifest_dir`, or None when it is off."""
+    if not settings.manifest_dir:
+        return None
+    pods = StaticPods(ctx, settings.manifest_dir, node_facts(settings))
+    return asyncio.create_task(pods.run(), name="static-pods")
+
+
+async def stop(task: asyncio.Task[None] | None) -> None:
+    """Stop reconciling; the pods keep running, as kubelet's do when it stops."""
+    if task is None:
+        return
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
