@@ -64,7 +64,7 @@ async def test_user_name_is_resolved_from_the_image(
         )
         got = await containerd_client.containers.Get(api.containers.GetContainerRequest(id=cid))
         user = json.loads(got.container.spec.value)["process"]["user"]
-        assert user == {"uid": 65534, "gid": 65534}  # resolved, and no `username` sent
+        assert user == {"uid": 65534, "gid": 65534, "additionalGids": [65534]}  # no `username`
         await runtime.start(cid)
         await asyncio.wait_for(wait_status(runtime, cid, TaskStatus.STOPPED), 30)
         await container_io.close(cid)
