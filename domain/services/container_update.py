@@ -7,13 +7,14 @@ from domain.errors import FailedPrecondition
 from domain.model import ContainerState, LinuxResources
 from domain.services.context import Context
 from domain.spec.resources import linux_resources
+from domain.validation.resources import check_resources
 
 
 async def update_container_resources(
     ctx: Context, container_id: str, resources: LinuxResources
 ) -> None:
     container = ctx.containers.get(container_id)
-    resources.check()
+    check_resources("linux", resources, ctx.settings.node)
     if container.state not in (ContainerState.CREATED, ContainerState.RUNNING):
         raise FailedPrecondition(f"container {container.id} is {container.state.name}")
     oci = linux_resources(resources, ctx.settings.node)
