@@ -10,6 +10,7 @@ from domain.validation.text import check_plain, invalid
 
 MAX_ID = (1 << 32) - 2  # uid/gid 4294967295 is (uid_t)-1, "no change"
 ID_SPACE = 1 << 32
+MAPPABLE = ID_SPACE - 1  # IDs 0 .. 2^32-2: (u32)-1 is never mapped
 NGROUPS_MAX = 65536
 
 
@@ -38,7 +39,7 @@ def _check_mappings(field: str, mappings: Sequence[IdMapping]) -> None:
         if m.length < 1:
             raise invalid(f"{where}.length", m.length, "must be at least 1")
         for name, start in (("container_id", m.container_id), ("host_id", m.host_id)):
-            if start < 0 or start + m.length > ID_SPACE:
+            if start < 0 or start + m.length > MAPPABLE:
                 raise invalid(
                     f"{where}.{name}",
                     start,
