@@ -25,6 +25,7 @@ _PATTERNS = (
         re.compile(r"chdir to cwd \(\"[^\"]*\"\) set in config\.json failed: [^:]*"),
         "bad working_dir",
     ),
+    (re.compile(r"open /proc/sys/[^:]*: no such file or directory"), "unknown sysctl"),
     (
         re.compile(r"not a directory: unknown|are you trying to mount a directory onto a file"),
         "bad mount",

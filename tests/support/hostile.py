@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 import grpc
 from cri_api.v1 import api_pb2 as cri
@@ -281,3 +281,70 @@ CASES: list[Case] = [
     # issue 10: as containerd
     Case("host-network-hostname", "pod", _host_network_hostname, IA, "host-network pod"),
 ]
+
+
+@dataclass
+class Target:
+    """Where the cases go: CRI stubs, a READY pod (its config) and a CREATED container."""
+
+    runtime: Any
+    images: Any
+    pod: cri.PodSandboxConfig
+    sandbox: str
+    created: str
+    logs: str  # the log directory of pods the "pod" cases create
+
+
+def hostile_pod(name: str, logs: str) -> cri.PodSandboxConfig:
+    return cri.PodSandboxConfig(
+        metadata=cri.PodSandboxMetadata(name=name, uid=f"uid-{name}", namespace="hostile"),
+        hostname=name,
+        log_directory=logs,
+        linux=cri.LinuxPodSandboxConfig(cgroup_parent=f"/hexcri-e2e-{name}"),
+    )
+
+
+def hostile_container(name: str) -> cri.ContainerConfig:
+    return cri.ContainerConfig(
+        metadata=cri.ContainerMetadata(name=name),
+        image=cri.ImageSpec(image="busybox"),
+        command=["true"],
+        log_path=f"{name}.log",
+    )
+
+
+def request_of(t: Target, case: Case) -> tuple[Any, Any]:
+    """The hostile request of `case` and the stub method to send it with."""
+    if case.kind in ("pod", "handler"):
+        request: Any = cri.RunPodSandboxRequest(config=hostile_pod("hostile", t.logs))
+        case.change(request.config if case.kind == "pod" else request)
+        return t.runtime.RunPodSandbox, request
+    if case.kind == "container":
+        config = hostile_container("hostile")
+        case.change(config)
+        request = cri.CreateContainerRequest(
+            pod_sandbox_id=t.sandbox, config=config, sandbox_config=t.pod
+        )
+        return t.runtime.CreateContainer, request
+    if case.kind == "update":
+        resources = cri.LinuxContainerResources()
+        case.change(resources)
+        request = cri.UpdateContainerResourcesRequest(container_id=t.created, linux=resources)
+        return t.runtime.UpdateContainerResources, request
+    if case.kind == "pull":
+        request = cri.PullImageRequest(image=cri.ImageSpec(image="busybox"))
+        case.change(request)
+        return t.images.PullImage, request
+    request = cri.ContainerStatusRequest(container_id=t.created)
+    case.change(request)
+    return t.runtime.ContainerStatus, request
+
+
+async def refusal(t: Target, case: Case) -> tuple[grpc.StatusCode, str]:
+    """The code and message `case` is answered with (AssertionError if it is accepted)."""
+    method, request = request_of(t, case)
+    try:
+        await method(request)
+    except grpc.aio.AioRpcError as err:
+        return err.code(), err.details() or ""
+    raise AssertionError(f"{case.id} was accepted")

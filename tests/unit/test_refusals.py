@@ -1,0 +1,35 @@
+"""runc's refusals of a container's config, told apart from real failures by their text."""
+
+import pytest
+
+from adapters.containerd.refusals import client_refusal
+from domain.errors import FailedPrecondition
+
+NOT_FOUND = (
+    "failed to create containerd task: failed to create shim task: OCI runtime create failed: "
+    'runc create failed: unable to start container process: exec: "nosuch": executable file '
+    "not found in $PATH: unknown"
+)
+
+
+@pytest.mark.parametrize(
+    ("details", "what"),
+    [
+        (NOT_FOUND, "command not found"),
+        (
+            'exec: "/bin/nosuch": stat /bin/nosuch: no such file or directory: unknown',
+            "command not found",
+        ),
+        ('exec: "/etc/passwd": permission denied: unknown', "command not executable"),
+        ('chdir to cwd ("/etc/passwd") set in config.json failed: not a directory', "working_dir"),
+        ("open /proc/sys/net/ipv4/nosuch: no such file or directory: unknown", "unknown sysctl"),
+    ],
+)
+def test_config_refusals_are_failed_precondition(details: str, what: str) -> None:
+    err = client_refusal(details, "containerd Tasks.Create: ")
+    assert isinstance(err, FailedPrecondition)
+    assert what in str(err) and len(str(err)) <= 300
+
+
+def test_other_failures_are_not_refusals() -> None:
+    assert client_refusal("failed to start shim: mkdir /x: file exists", "") is None
