@@ -26,8 +26,11 @@ _PATTERNS = (
         "bad working_dir",
     ),
     (re.compile(r"open /proc/sys/[^:]*: no such file or directory"), "unknown sysctl"),
+    (re.compile(r"error during container init: mkdir [^:]*: not a directory"), "bad working_dir"),
     (
-        re.compile(r"not a directory: unknown|are you trying to mount a directory onto a file"),
+        re.compile(
+            r"error mounting .*not a directory|are you trying to mount a directory onto a file"
+        ),
         "bad mount",
     ),
 )
@@ -35,13 +38,12 @@ MESSAGE_LIMIT = 300
 
 
 def client_refusal(details: str, where: str) -> FailedPrecondition | None:
-    """FailedPrecondition for a runc refusal of the container's config, else None."""
+    """FailedPrecondition for a runc refusal of the container's config, else None; the
+    message keeps runc's own words (after containerd's "runc create failed: " prefix)."""
     for pattern, what in _PATTERNS:
-        found = pattern.search(details)
-        if found:
+        if pattern.search(details):
+            said = details.rpartition("runc create failed: ")[2]
             return FailedPrecondition(
-                f"{where}the container's config cannot run ({what}): {found.group(0)}"[
-                    :MESSAGE_LIMIT
-                ]
+                f"{where}the container's config cannot run ({what}): {said}"[:MESSAGE_LIMIT]
             )
     return None

@@ -22,6 +22,11 @@ NOT_FOUND = (
         ),
         ('exec: "/etc/passwd": permission denied: unknown', "command not executable"),
         ('chdir to cwd ("/etc/passwd") set in config.json failed: not a directory', "working_dir"),
+        (
+            "runc create failed: unable to start container process: error during container "
+            "init: mkdir /etc/passwd: not a directory: unknown",
+            "working_dir",
+        ),
         ("open /proc/sys/net/ipv4/nosuch: no such file or directory: unknown", "unknown sysctl"),
     ],
 )
