@@ -107,16 +107,30 @@ def _tree(path: Path) -> dict[str, tuple[int, int]]:
 
 
 def _cgroups() -> dict[str, list[str]]:
-    """Every cgroup directory two levels deep in each hierarchy."""
+    """Every cgroup two levels deep in each hierarchy, and every container cgroup (named by
+    its ID) under the pods' parents `hexcri-e2e-*`; the parents themselves are kubelet's to
+    remove, as with containerd, and are left out."""
     out: dict[str, list[str]] = {}
     for hierarchy in sorted(CGROUP.iterdir()):
-        if hierarchy.is_dir() and not hierarchy.is_symlink():
-            out[hierarchy.name] = sorted(
+        if not hierarchy.is_dir() or hierarchy.is_symlink():
+            continue
+        shallow = [*hierarchy.glob("*/"), *hierarchy.glob("*/*/")]
+        pods = [d for top in hierarchy.glob("hexcri-e2e-*/") for d in top.rglob("*/")]
+        out[hierarchy.name] = sorted(
+            {
                 str(d.relative_to(hierarchy))
-                for d in [*hierarchy.glob("*/"), *hierarchy.glob("*/*/")]
+                for d in [*shallow, *pods]
                 if d.is_dir()
-            )
+                and (
+                    not d.relative_to(hierarchy).parts[0].startswith("hexcri-e2e-") or is_id(d.name)
+                )
+            }
+        )
     return out
+
+
+def is_id(name: str) -> bool:
+    return len(name) == 64 and all(ch in "0123456789abcdef" for ch in name)
 
 
 def _mounts() -> list[str]:
@@ -289,7 +303,8 @@ def pod_requests(draw: st.DrawFn, w: World) -> cri.RunPodSandboxRequest:
     pod = hostile_pod("fuzz", str(w.logs))
     pod.hostname = draw(st.sampled_from(["fuzz", ""]) | TEXT)
     pod.metadata.namespace = draw(st.sampled_from(["hostile"]) | TEXT)
-    pod.linux.cgroup_parent = draw(st.sampled_from(["/hexcri-e2e-fuzz"]) | _paths("x"))
+    parent = draw(st.sampled_from([""]) | _paths("x"))
+    pod.linux.cgroup_parent = f"/hexcri-e2e-fuzz/{parent}".rstrip("/")
     for name in draw(st.lists(SYSCTLS, max_size=2)):
         pod.linux.sysctls[name] = draw(st.sampled_from(["0", "1 2"]) | TEXT)
     if draw(st.booleans()):
