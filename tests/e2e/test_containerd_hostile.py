@@ -298,51 +298,101 @@ def resources(draw: st.DrawFn) -> cri.LinuxContainerResources:
     )
 
 
+POD_FIELDS = [
+    "none",
+    "hostname",
+    "namespace",
+    "cgroup_parent",
+    "sysctls",
+    "dns",
+    "network",
+    "groups",
+    "handler",
+]
+CONTAINER_FIELDS = [
+    "none",
+    "log_path",
+    "working_dir",
+    "command",
+    "env",
+    "mount",
+    "resources",
+    "capabilities",
+    "user",
+]
+
+
 @st.composite
 def pod_requests(draw: st.DrawFn, w: World) -> cri.RunPodSandboxRequest:
+    """A valid pod request with (mostly) one hostile field."""
     pod = hostile_pod("fuzz", str(w.logs))
-    pod.hostname = draw(st.sampled_from(["fuzz", ""]) | TEXT)
-    pod.metadata.namespace = draw(st.sampled_from(["hostile"]) | TEXT)
-    parent = draw(st.sampled_from([""]) | _paths("x"))
-    pod.linux.cgroup_parent = f"/hexcri-e2e-fuzz/{parent}".rstrip("/")
-    for name in draw(st.lists(SYSCTLS, max_size=2)):
-        pod.linux.sysctls[name] = draw(st.sampled_from(["0", "1 2"]) | TEXT)
-    if draw(st.booleans()):
+    pod.linux.cgroup_parent = "/hexcri-e2e-fuzz"
+    hostile = set(draw(st.lists(st.sampled_from(POD_FIELDS), min_size=1, max_size=2)))
+    if "hostname" in hostile:
+        pod.hostname = draw(st.sampled_from(["", "a.b-c"]) | TEXT)
+    if "namespace" in hostile:
+        pod.metadata.namespace = draw(TEXT)
+    if "cgroup_parent" in hostile:
+        parent = draw(_paths("x"))
+        pod.linux.cgroup_parent = f"/hexcri-e2e-fuzz/{parent}".rstrip("/")
+    if "sysctls" in hostile:
+        for name in draw(st.lists(SYSCTLS, min_size=1, max_size=2)):
+            pod.linux.sysctls[name] = draw(st.sampled_from(["0", "1 2"]) | TEXT)
+    if "dns" in hostile:
         pod.dns_config.servers.append(draw(st.sampled_from(["10.0.0.10", "1.1.1.1\nx"]) | TEXT))
         pod.dns_config.searches.append(draw(st.sampled_from(["svc.local"]) | TEXT))
-    host = draw(st.booleans())
-    pod.linux.security_context.namespace_options.network = cri.NODE if host else cri.POD
-    pod.linux.security_context.supplemental_groups.extend(draw(st.lists(INTS, max_size=2)))
-    handler = draw(st.sampled_from(["", "runc", "kata", "../../../bin/sh"]))
+        pod.dns_config.options.append(draw(st.sampled_from(["ndots:5"]) | TEXT))
+    if "network" in hostile:
+        pod.linux.security_context.namespace_options.network = cri.NODE
+        pod.hostname = draw(st.sampled_from(["", "custom"]))
+    if "groups" in hostile:
+        pod.linux.security_context.supplemental_groups.extend(draw(st.lists(INTS, max_size=2)))
+    handler = (
+        draw(st.sampled_from(["", "runc", "kata", "../../../bin/sh"]))
+        if "handler" in hostile
+        else ""
+    )
     return cri.RunPodSandboxRequest(config=pod, runtime_handler=handler)
 
 
 @st.composite
 def container_requests(draw: st.DrawFn, w: World) -> cri.ContainerConfig:
+    """A valid container config with (mostly) one hostile field."""
     config = hostile_container("fuzz")
-    config.log_path = draw(
-        st.sampled_from(["fuzz.log", str(w.outside / "where.log"), "../../outside/where.log"])
-        | _paths(str(w.outside))
-    )
-    config.working_dir = draw(st.sampled_from(["", "/", "/tmp"]) | _paths("tmp"))
-    config.command[:] = draw(st.sampled_from([["true"], ["nosuch"], ["sh", "-c", "a\x00"]]))
-    if draw(st.booleans()):
+    hostile = set(draw(st.lists(st.sampled_from(CONTAINER_FIELDS), min_size=1, max_size=2)))
+    if "log_path" in hostile:
+        config.log_path = draw(
+            st.sampled_from(
+                ["sub/fuzz.log", str(w.outside / "where.log"), "../../outside/where.log"]
+            )
+            | _paths(str(w.outside))
+        )
+    if "working_dir" in hostile:
+        config.working_dir = draw(st.sampled_from(["/", "/tmp", "/etc/passwd"]) | _paths("tmp"))
+    if "command" in hostile:
+        config.command[:] = draw(
+            st.sampled_from([["nosuch"], ["/etc/passwd"], ["sh", "-c", "a\x00"]])
+            | st.lists(TEXT, min_size=1, max_size=2)
+        )
+    if "env" in hostile:
         config.envs.append(cri.KeyValue(key=draw(TEXT), value=draw(TEXT)))
-    if draw(st.booleans()):
+    if "mount" in hostile:
         host = draw(st.sampled_from([str(w.mounts / "a"), "", "relative", f"{w.mounts}/\x00"]))
         config.mounts.append(
             cri.Mount(
                 container_path=draw(st.sampled_from(["/mnt", "mnt", "/m\x00"])),
                 host_path=host,
                 readonly=draw(st.booleans()),
+                recursive_read_only=draw(st.booleans()),
             )
         )
-    if draw(st.booleans()):
+    if "resources" in hostile:
         config.linux.resources.CopyFrom(draw(resources()))
-    caps = draw(st.lists(st.sampled_from(["CHOWN", "CAP_NO_SUCH", "ALL", ""]) | TEXT, max_size=2))
-    config.linux.security_context.capabilities.add_capabilities.extend(caps)
-    if draw(st.booleans()):
-        user = draw(INTS)
+    if "capabilities" in hostile:
+        caps = draw(st.lists(st.sampled_from(["CHOWN", "CAP_NO_SUCH", "ALL"]) | TEXT, max_size=2))
+        config.linux.security_context.capabilities.add_capabilities.extend(caps)
+    if "user" in hostile:
+        user = draw(INTS | st.sampled_from([0, 1234, 65534]))
         config.linux.security_context.run_as_user.value = max(-(2**63), min(user, 2**63 - 1))
     return config
 
@@ -379,7 +429,7 @@ async def _container_example(w: World, c: Cri, config: cri.ContainerConfig) -> g
 
 
 @settings(
-    max_examples=40,
+    max_examples=60,
     deadline=None,
     derandomize=True,
     database=None,
@@ -410,6 +460,7 @@ def test_generated_hostile_requests(world: World, data: st.DataObject) -> None:
             return code
 
     code = asyncio.run(one())
+    print(f"{kind}: {code.name}")
     assert code not in FAILED, code
     assert world.stack.hexcri_log.stat().st_size - log_size < 64 * 1024
     assert_same(before, fingerprint(world))

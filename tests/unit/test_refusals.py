@@ -3,7 +3,7 @@
 import pytest
 
 from adapters.containerd.refusals import client_refusal
-from domain.errors import FailedPrecondition
+from domain.errors import FailedPrecondition, InvalidArgument
 
 NOT_FOUND = (
     "failed to create containerd task: failed to create shim task: OCI runtime create failed: "
@@ -27,13 +27,28 @@ NOT_FOUND = (
             "init: mkdir /etc/passwd: not a directory: unknown",
             "working_dir",
         ),
-        ("open /proc/sys/net/ipv4/nosuch: no such file or directory: unknown", "unknown sysctl"),
     ],
 )
 def test_config_refusals_are_failed_precondition(details: str, what: str) -> None:
     err = client_refusal(details, "containerd Tasks.Create: ")
     assert isinstance(err, FailedPrecondition)
     assert what in str(err) and len(str(err)) <= 300
+
+
+@pytest.mark.parametrize(
+    ("details", "what"),
+    [
+        ("open /proc/sys/net/ipv4/nosuch: no such file or directory: unknown", "unknown sysctl"),
+        (
+            "error during container init: write /proc/sys/net/ipv4/ip_unprivileged_port_start: "
+            "invalid argument: unknown",
+            "sysctl value refused",
+        ),
+    ],
+)
+def test_sysctl_refusals_are_invalid_argument(details: str, what: str) -> None:
+    err = client_refusal(details, "")
+    assert isinstance(err, InvalidArgument) and what in str(err)
 
 
 def test_other_failures_are_not_refusals() -> None:
