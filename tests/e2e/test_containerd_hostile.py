@@ -429,7 +429,7 @@ async def _container_example(w: World, c: Cri, config: cri.ContainerConfig) -> g
 
 
 @settings(
-    max_examples=60,
+    max_examples=150,
     deadline=None,
     derandomize=True,
     database=None,
