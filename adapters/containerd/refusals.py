@@ -35,6 +35,7 @@ _PATTERNS: tuple[tuple[re.Pattern[str], str, type[HexcriError]], ...] = (
         "bad mount",
         FP,
     ),
+    (re.compile(r"(mkdir|open|stat) [^:]*: file name too long"), "path too long", IA),
     (re.compile(r"open /proc/sys/[^:]*: no such file or directory"), "unknown sysctl", IA),
     (re.compile(r"write /proc/sys/[^:]*: invalid argument"), "sysctl value refused", IA),
 )

@@ -18,6 +18,8 @@ def check_absolute(field: str, path: str, required: bool = True) -> None:
     check_length(field, path, PATH_MAX - 1)
     if not path.startswith("/"):
         raise invalid(field, path, "must be an absolute path")
+    if any(len(part.encode()) > NAME_MAX for part in path.split("/")):
+        raise invalid(field, path, f"has a component longer than {NAME_MAX} bytes")
 
 
 def check_log_directory(field: str, directory: str) -> None:

@@ -78,3 +78,9 @@ def test_cgroup_parents_accepted() -> None:
 def test_working_dir_absolute_without_nul(cwd: str) -> None:
     with pytest.raises(InvalidArgument, match=r"^working_dir "):
         check_working_dir("working_dir", cwd)
+
+
+def test_path_components_within_name_max() -> None:
+    check_absolute("working_dir", "/" + "n" * 255)
+    with pytest.raises(InvalidArgument, match="component longer than 255"):
+        check_absolute("working_dir", "//" + "n" * 300 + "/")
