@@ -8,7 +8,7 @@ from domain.errors import Unimplemented
 from domain.model import IdMapping, NamespaceMode, UserNamespace
 from domain.validation.text import check_plain, invalid
 
-MAX_ID = (1 << 32) - 2  # uid/gid 4294967295 is (uid_t)-1, "no change"
+MAX_ID = (1 << 31) - 1  # runc (and Kubernetes) take uids and gids as int32
 ID_SPACE = 1 << 32
 MAPPABLE = ID_SPACE - 1  # IDs 0 .. 2^32-2: (u32)-1 is never mapped
 NGROUPS_MAX = 65536

@@ -7,14 +7,14 @@ from domain.model import IdMapping, NamespaceMode, UserNamespace
 from domain.validation.identities import check_groups, check_id, check_user_namespace
 
 
-@pytest.mark.parametrize("uid", [-1, 2**40, 2**32 - 1])
+@pytest.mark.parametrize("uid", [-1, 2**40, 2**32 - 1, 2**31])
 def test_ids_out_of_range_are_refused(uid: int) -> None:
     with pytest.raises(InvalidArgument, match="run_as_user"):
         check_id("run_as_user", uid)
 
 
 def test_ids_in_range_are_accepted() -> None:
-    for uid in (None, 0, 65534, 2**32 - 2):
+    for uid in (None, 0, 65534, 2**31 - 1):
         check_id("run_as_user", uid)
 
 
