@@ -11,7 +11,9 @@ import grpc
 import pytest
 from cri_api.v1 import api_pb2 as cri
 
+from adapters.cri.errors import status_of
 from adapters.cri.server import start_server, stop_server
+from domain.errors import InvalidArgument
 from domain.services.context import Context
 
 GARBAGE = b"\x0a\xff\xff\xff\xff\xff"  # field 1, a length that runs past the end
@@ -72,3 +74,10 @@ async def test_valid_request_still_served(channel: grpc.aio.Channel) -> None:
     status = raw_unary(channel, "/runtime.v1.RuntimeService/Status")
     reply = cri.StatusResponse.FromString(await status(cri.StatusRequest().SerializeToString()))
     assert reply.status.conditions
+
+
+def test_status_messages_are_bounded() -> None:
+    code, message = status_of(InvalidArgument("x" * (1 << 20)))
+    assert code == grpc.StatusCode.INVALID_ARGUMENT
+    assert len(message) < 2100 and message.endswith("(1048576 characters)")
+    assert status_of(ValueError("short"))[1] == "ValueError: short"
