@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from domain.errors import Unimplemented
+from domain.errors import InvalidArgument, Unimplemented
 from domain.model import ContainerConfig, Mount, NamespaceMode, SandboxConfig
 from domain.reference import parse
 from domain.spec.node import NodeOptions
@@ -17,7 +17,10 @@ from domain.validation.text import check_plain, invalid
 def _check_mount(field: str, mount: Mount) -> None:
     check_absolute(f"{field}.container_path", mount.container_path)
     if mount.image:
-        parse(mount.image)  # InvalidArgument for a malformed reference
+        try:
+            parse(mount.image)
+        except InvalidArgument as exc:
+            raise invalid(f"{field}.image", mount.image, str(exc)) from None
         raise Unimplemented(f"{field}.image: image volumes are not supported by hexcri")
     check_absolute(f"{field}.host_path", mount.host_path)
     if mount.recursive_read_only:

@@ -229,7 +229,7 @@ CASES: list[Case] = [
         "runtime handler",
     ),
     Case("userns-whole-range", "pod", _userns, IA, "32-bit ID space"),
-    Case("image-volume-malformed", "container", _image_mount, IA, "image reference"),
+    Case("image-volume-malformed", "container", _image_mount, IA, "mounts[0].image"),
     Case(
         "rro-without-readonly",
         "container",
