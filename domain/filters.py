@@ -7,6 +7,7 @@ from pydantic import Field
 
 from domain.errors import InvalidArgument
 from domain.model import Container, ContainerState, Frozen, Image, Sandbox, SandboxState
+from domain.validation.text import quote
 
 
 class SandboxFilter(Frozen):
@@ -26,7 +27,7 @@ def validate_selector(selector: dict[str, str]) -> None:
     """A selector key must be non-empty (values may be empty: an exact-match on "")."""
     for key in selector:
         if not key or key != key.strip():
-            raise InvalidArgument(f"invalid label selector key {key!r}")
+            raise InvalidArgument(f"invalid label selector key {quote(key)}")
 
 
 def labels_match(selector: dict[str, str], labels: dict[str, str]) -> bool:

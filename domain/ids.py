@@ -4,6 +4,7 @@ import bisect
 import secrets
 
 from domain.errors import InvalidArgument, NotFound
+from domain.validation.text import quote
 
 ID_LENGTH = 64
 _HEX = frozenset("0123456789abcdef")
@@ -60,7 +61,7 @@ class IdIndex:
             raise InvalidArgument(f"{self._kind} ID must not be empty")
         i = bisect.bisect_left(self._ids, prefix)
         if i == len(self._ids) or not self._ids[i].startswith(prefix):
-            raise NotFound(f"{self._kind} {prefix!r} not found")
+            raise NotFound(f"{self._kind} {quote(prefix)} not found")
         if i + 1 < len(self._ids) and self._ids[i + 1].startswith(prefix):
-            raise InvalidArgument(f"{self._kind} ID prefix {prefix!r} is ambiguous")
+            raise InvalidArgument(f"{self._kind} ID prefix {quote(prefix)} is ambiguous")
         return self._ids[i]

@@ -10,7 +10,7 @@ from enum import Enum, IntEnum
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from domain.errors import FailedPrecondition, InvalidArgument
+from domain.errors import FailedPrecondition
 
 
 class Frozen(BaseModel):
@@ -37,11 +37,28 @@ class NamespaceMode(IntEnum):
     TARGET = 3
 
 
+class IdMapping(Frozen):
+    """One range of a user namespace's uid or gid map."""
+
+    container_id: int
+    host_id: int
+    length: int
+
+
+class UserNamespace(Frozen):
+    """CRI UserNamespace: NODE (the host's) or POD (its own, with these mappings)."""
+
+    mode: NamespaceMode = NamespaceMode.NODE
+    uids: tuple[IdMapping, ...] = ()
+    gids: tuple[IdMapping, ...] = ()
+
+
 class NamespaceOptions(Frozen):
     network: NamespaceMode = NamespaceMode.POD
     pid: NamespaceMode = NamespaceMode.CONTAINER
     ipc: NamespaceMode = NamespaceMode.POD
     target_id: str = ""
+    userns: UserNamespace | None = None
 
 
 class Protocol(str, Enum):
@@ -81,11 +98,6 @@ class LinuxResources(Frozen):
     cpuset_mems: str = ""
     hugepage_limits: tuple[HugepageLimit, ...] = ()
     unified: dict[str, str] = Field(default_factory=dict)
-
-    def check(self) -> None:
-        """InvalidArgument for values no cgroup accepts."""
-        if min(self.cpu_period, self.cpu_shares, self.memory_limit_in_bytes) < 0:
-            raise InvalidArgument("resources must not be negative")
 
 
 class Capabilities(Frozen):
@@ -144,6 +156,8 @@ class Mount(Frozen):
     readonly: bool = False
     selinux_relabel: bool = False
     propagation: Propagation = Propagation.PRIVATE
+    recursive_read_only: bool = False
+    image: str = ""  # an image volume (CRI Mount.image): refused, hexcri has none
 
 
 class Device(Frozen):

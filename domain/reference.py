@@ -6,6 +6,7 @@ import re
 from dataclasses import dataclass
 
 from domain.errors import InvalidArgument
+from domain.validation.text import quote
 
 DEFAULT_DOMAIN = "docker.io"
 LEGACY_DOMAIN = "index.docker.io"
@@ -70,22 +71,26 @@ def _split_domain(name: str) -> tuple[str, str]:
 def parse(text: str, default_tag: bool = True) -> Reference:
     """Parse and normalise `text`; adds `:latest` when it names neither tag nor digest."""
     if not text or text != text.strip():
-        raise InvalidArgument(f"invalid image reference {text!r}")
+        raise InvalidArgument(f"invalid image reference {quote(text)}")
     name, digest = text, ""
     if "@" in name:
         name, _, digest = name.partition("@")
         if not _DIGEST.match(digest):
-            raise InvalidArgument(f"invalid digest in image reference {text!r}")
+            raise InvalidArgument(f"invalid digest in image reference {quote(text)}")
     tag = ""
     slash = name.rfind("/")
     colon = name.rfind(":")
     if colon > slash:
         name, tag = name[:colon], name[colon + 1 :]
         if not _TAG.match(tag):
-            raise InvalidArgument(f"invalid tag in image reference {text!r}")
+            raise InvalidArgument(f"invalid tag in image reference {quote(text)}")
     domain, path = _split_domain(name)
+    if domain != domain.lower() and "." not in domain and ":" not in domain:
+        raise InvalidArgument(
+            f"invalid image reference {quote(text)}: repository name must be lowercase"
+        )
     if not _DOMAIN.match(domain) or not _PATH.match(path) or len(name) > 255:
-        raise InvalidArgument(f"invalid image reference {text!r}")
+        raise InvalidArgument(f"invalid image reference {quote(text)}")
     if not tag and not digest and default_tag:
         tag = DEFAULT_TAG
     return Reference(domain=domain, path=path, tag=tag, digest=digest)

@@ -1,6 +1,7 @@
 """Stop signals by name, as images and CRI configs spell them."""
 
 from domain.errors import InvalidArgument
+from domain.validation.text import quote
 
 SIGKILL = 9
 SIGTERM = 15
@@ -26,4 +27,4 @@ def parse_signal(text: str) -> int:
         number = _SIGNALS.get(text.upper().removeprefix("SIG"), 0)
         if number:
             return number
-    raise InvalidArgument(f"unknown signal {text!r}")
+    raise InvalidArgument(f"unknown signal {quote(text)}")

@@ -16,6 +16,7 @@ import grpc
 from grpc import aio
 
 from adapters.containerd import api
+from adapters.containerd.refusals import client_refusal
 from domain.errors import (
     AlreadyExists,
     DeadlineExceeded,
@@ -54,6 +55,10 @@ def map_error(err: aio.AioRpcError, address: str, method: str = "") -> HexcriErr
     where = f"containerd {method}: " if method else "containerd: "
     if "no space left on device" in details or "disk quota exceeded" in details:
         return ResourceExhausted(f"{where}the node's disk is full: {details}")
+    if code == grpc.StatusCode.UNKNOWN:
+        refused = client_refusal(details, where)
+        if refused is not None:
+            return refused
     return _ERRORS.get(code, Internal)(where + details)
 
 

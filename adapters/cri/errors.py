@@ -44,15 +44,25 @@ Unary = Callable[[Servicer, Req, grpc.aio.ServicerContext[Any, Any]], Awaitable[
 Streaming = Callable[[Servicer, Req, grpc.aio.ServicerContext[Any, Any]], AsyncIterator[Resp]]
 
 
+MESSAGE_LIMIT = 2048  # a safety net: the domain's messages quote at most 100 characters
+
+
+def _bounded(message: str) -> str:
+    if len(message) <= MESSAGE_LIMIT:
+        return message
+    return f"{message[:MESSAGE_LIMIT]}… ({len(message)} characters)"
+
+
 def status_of(exc: BaseException) -> tuple[grpc.StatusCode, str]:
-    """The status code and message a failed call answers with."""
+    """The status code and message a failed call answers with (and logs), never longer than
+    about MESSAGE_LIMIT characters however long a value some message quotes."""
     if isinstance(exc, pydantic.ValidationError):
-        return grpc.StatusCode.INVALID_ARGUMENT, _validation_message(exc)
+        return grpc.StatusCode.INVALID_ARGUMENT, _bounded(_validation_message(exc))
     for cls in type(exc).__mro__:
         code = STATUS_OF.get(cls)
         if code is not None:
-            return code, str(exc) or cls.__name__
-    return grpc.StatusCode.INTERNAL, f"{type(exc).__name__}: {exc}"
+            return code, _bounded(str(exc) or cls.__name__)
+    return grpc.StatusCode.INTERNAL, _bounded(f"{type(exc).__name__}: {exc}")
 
 
 def _validation_message(exc: pydantic.ValidationError) -> str:

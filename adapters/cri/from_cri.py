@@ -6,6 +6,7 @@ is absent is a client mistake, reported as InvalidArgument rather than read as d
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from enum import IntEnum
 from typing import TypeVar
 
@@ -28,6 +29,7 @@ from domain.model import (
     Device,
     DNSConfig,
     HugepageLimit,
+    IdMapping,
     KeyValue,
     LinuxResources,
     Mount,
@@ -41,7 +43,9 @@ from domain.model import (
     SandboxSecurity,
     SandboxState,
     SecurityProfile,
+    UserNamespace,
 )
+from domain.validation.text import quote
 
 E = TypeVar("E", bound=IntEnum)
 
@@ -74,12 +78,27 @@ def _optional_int(message: Message, field: str) -> int | None:
 # --- shared pieces --------------------------------------------------------------------------
 
 
+def _id_mappings(mappings: Iterable[cri.IDMapping]) -> tuple[IdMapping, ...]:
+    return tuple(
+        IdMapping(container_id=m.container_id, host_id=m.host_id, length=m.length) for m in mappings
+    )
+
+
+def user_namespace(msg: cri.UserNamespace) -> UserNamespace:
+    return UserNamespace(
+        mode=enum_value(NamespaceMode, msg.mode, "user namespace mode"),
+        uids=_id_mappings(msg.uids),
+        gids=_id_mappings(msg.gids),
+    )
+
+
 def namespace_options(msg: cri.NamespaceOption) -> NamespaceOptions:
     return NamespaceOptions(
         network=enum_value(NamespaceMode, msg.network, "network namespace mode"),
         pid=enum_value(NamespaceMode, msg.pid, "pid namespace mode"),
         ipc=enum_value(NamespaceMode, msg.ipc, "ipc namespace mode"),
         target_id=msg.target_id,
+        userns=user_namespace(msg.userns_options) if msg.HasField("userns_options") else None,
     )
 
 
@@ -108,7 +127,7 @@ def _deprecated_profile(path: str, localhost_prefix: str = "localhost/") -> Secu
         return SecurityProfile(kind=RUNTIME_DEFAULT)
     if path.startswith(localhost_prefix):
         return SecurityProfile(kind=LOCALHOST, localhost_ref=path.removeprefix(localhost_prefix))
-    raise InvalidArgument(f"invalid security profile {path!r}")
+    raise InvalidArgument(f"invalid security profile {quote(path)}")
 
 
 def security_profile(msg: cri.SecurityProfile, what: str) -> SecurityProfile:
@@ -206,6 +225,8 @@ def mount(msg: cri.Mount) -> Mount:
         readonly=msg.readonly,
         selinux_relabel=msg.selinux_relabel,
         propagation=enum_value(Propagation, msg.propagation, "mount propagation"),
+        recursive_read_only=msg.recursive_read_only,
+        image=msg.image.image if msg.HasField("image") else "",
     )
 
 

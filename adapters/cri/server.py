@@ -11,6 +11,7 @@ from typing import Any
 import grpc
 from cri_api.v1 import api_pb2_grpc as cri_grpc
 
+from adapters.cri.decoding import add_guarded
 from adapters.cri.servicer import ImageServicer, RuntimeServicer
 from domain.services.context import Context
 from ports.streams import StreamingUrls
@@ -51,8 +52,9 @@ async def start_server(
             ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
         ]
     )
-    cri_grpc.add_RuntimeServiceServicer_to_server(RuntimeServicer(ctx, streaming, config), server)  # type: ignore[no-untyped-call]
-    cri_grpc.add_ImageServiceServicer_to_server(ImageServicer(ctx), server)  # type: ignore[no-untyped-call]
+    runtime = RuntimeServicer(ctx, streaming, config)
+    add_guarded(cri_grpc.add_RuntimeServiceServicer_to_server, runtime, server)
+    add_guarded(cri_grpc.add_ImageServiceServicer_to_server, ImageServicer(ctx), server)
     server.add_insecure_port(f"unix://{socket_path}")
     await server.start()
     os.chmod(socket_path, SOCKET_MODE)

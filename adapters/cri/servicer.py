@@ -39,6 +39,7 @@ from domain.services import (
     sandbox_stop,
 )
 from domain.services.context import Context
+from domain.validation.resources import check_resources
 from ports.streams import StreamingUrls
 
 Ctx: TypeAlias = grpc.aio.ServicerContext[Any, Any]
@@ -186,7 +187,8 @@ class RuntimeServicer(cri_grpc.RuntimeServiceServicer):
         sandbox_query.pod_sandbox_status(self.ctx, request.pod_sandbox_id)
         for field in ("overhead", "resources"):
             if request.HasField(field):
-                from_cri.linux_resources(getattr(request, field)).check()
+                resources = from_cri.linux_resources(getattr(request, field))
+                check_resources(field, resources, self.ctx.settings.node)
         return cri.UpdatePodSandboxResourcesResponse()
 
     # --- containers ---------------------------------------------------------------------------

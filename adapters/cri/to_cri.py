@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import posixpath
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -24,6 +23,7 @@ from domain.model import (
     PodStats,
     Sandbox,
 )
+from domain.validation.paths import effective_log_path
 
 # --- shared pieces --------------------------------------------------------------------------
 
@@ -158,11 +158,11 @@ def mount(m: Mount) -> cri.Mount:
 
 
 def log_path(container: Container, sandbox: Sandbox | None) -> str:
-    """The absolute log path: the sandbox's log directory joined with the container's path."""
-    path = container.config.log_path
-    if not path or sandbox is None:
-        return path
-    return posixpath.join(sandbox.config.log_directory, path)
+    """The absolute log path: the sandbox's log directory joined with the container's path
+    ("" when either is empty: then the container keeps no log)."""
+    if sandbox is None:
+        return container.config.log_path
+    return effective_log_path(sandbox.config.log_directory, container.config.log_path)
 
 
 def container_status(

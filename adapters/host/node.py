@@ -1,4 +1,5 @@
-"""Facts about this node the spec generator needs: hostname, cgroups, capabilities."""
+"""Facts about this node the spec generator and the request checks need: hostname, cgroups,
+capabilities, the CPUs, memory nodes and hugepage sizes that exist."""
 
 from __future__ import annotations
 
@@ -24,6 +25,36 @@ def own_capabilities(status_path: str = "/proc/self/status") -> tuple[str, ...]:
 
 
 GOARCH = {"x86_64": "amd64", "aarch64": "arm64"}
+CPU_ONLINE = "/sys/devices/system/cpu/online"
+NODE_ONLINE = "/sys/devices/system/node/online"
+HUGEPAGES = "/sys/kernel/mm/hugepages"
+
+
+def _read(path: str) -> str:
+    """A one-line sysfs file, "" when absent (the check it feeds is then skipped)."""
+    try:
+        with open(path) as f:
+            return f.read().strip()
+    except OSError:
+        return ""
+
+
+def hugepage_size_name(kib: int) -> str:
+    """The hugetlb controller's name of a page size: 2048 KiB → "2MB", 1048576 → "1GB"."""
+    for unit, size in (("GB", 1 << 20), ("MB", 1 << 10)):
+        if kib % size == 0:
+            return f"{kib // size}{unit}"
+    return f"{kib}KB"
+
+
+def hugepage_sizes(root: str = HUGEPAGES) -> tuple[str, ...]:
+    """The sizes under /sys/kernel/mm/hugepages (`hugepages-2048kB`, ...)."""
+    try:
+        names = os.listdir(root)
+    except OSError:
+        return ()
+    kib = sorted(int(n[len("hugepages-") : -2]) for n in names if n.startswith("hugepages-"))
+    return tuple(hugepage_size_name(k) for k in kib)
 
 
 def node_facts(root: str = CGROUP_ROOT) -> dict[str, Any]:
@@ -44,4 +75,7 @@ def node_facts(root: str = CGROUP_ROOT) -> dict[str, Any]:
         "swap_controller": swap,
         "capabilities": own_capabilities(),
         "arch": GOARCH.get(platform.machine(), platform.machine()),
+        "online_cpus": _read(CPU_ONLINE),
+        "online_mems": _read(NODE_ONLINE),
+        "hugepage_sizes": hugepage_sizes(),
     }

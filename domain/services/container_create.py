@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-import posixpath
 
-from domain.errors import FailedPrecondition, InvalidArgument, NotFound
+from domain.errors import FailedPrecondition, NotFound
 from domain.ids import new_id
 from domain.model import (
     Container,
@@ -21,6 +20,9 @@ from domain.services.profiles import seccomp_profile
 from domain.services.rollback import Rollback
 from domain.services.sandbox_run import KIND_LABEL
 from domain.spec import HostDevice, container_spec
+from domain.validation.container import check_container
+from domain.validation.paths import effective_log_path
+from domain.validation.text import quote
 from ports.runtime import CreateRequest
 
 SANDBOX_ID_LABEL = "io.hexcri.sandbox-id"
@@ -33,22 +35,9 @@ def reserved_name(config: ContainerConfig, sandbox: Sandbox) -> str:
 
 
 def log_path(config: ContainerConfig, sandbox: Sandbox) -> str:
-    """The absolute log path kubelet asked for (relative to the sandbox's log directory)."""
-    if not config.log_path:
-        return ""
-    return posixpath.join(sandbox.config.log_directory, config.log_path)
-
-
-def validate_container_config(config: ContainerConfig) -> None:
-    if not config.metadata.name:
-        raise InvalidArgument("container metadata.name must not be empty")
-    if not config.image:
-        raise InvalidArgument("container image must not be empty")
-    for mount in config.mounts:
-        if not mount.container_path.startswith("/"):
-            raise InvalidArgument(f"mount path {mount.container_path!r} must be absolute")
-    if config.resources is not None:
-        config.resources.check()
+    """The absolute log path kubelet asked for (relative to the sandbox's log directory);
+    none ("") when the pod has no log directory, as in containerd."""
+    return effective_log_path(sandbox.config.log_directory, config.log_path)
 
 
 def _target_pid(ctx: Context, config: ContainerConfig) -> int | None:
@@ -72,8 +61,8 @@ async def _host_devices(ctx: Context, config: ContainerConfig) -> dict[str, list
 async def create_container(ctx: Context, sandbox_id: str, config: ContainerConfig) -> str:
     """Create a container in a READY sandbox; returns its ID. Nothing is left on failure.
     Holds the sandbox's lock shared: a stop or removal of the sandbox waits for it."""
-    validate_container_config(config)
     found = ctx.sandboxes.get(sandbox_id)
+    check_container(config, found.config, ctx.settings.node)
     async with ctx.locks.shared(found.id):
         return await _create(ctx, ctx.sandboxes.get(found.id), config)
 
@@ -83,7 +72,7 @@ async def _create(ctx: Context, sandbox: Sandbox, config: ContainerConfig) -> st
         raise FailedPrecondition(f"sandbox {sandbox.id} is not ready")
     image = ctx.images.resolve(config.image)
     if image is None:
-        raise NotFound(f"image {config.image!r} not found: pull it first")
+        raise NotFound(f"image {quote(config.image)} not found: pull it first")
     container = Container(
         id=new_id(),
         sandbox_id=sandbox.id,

@@ -8,13 +8,14 @@ from domain.model import Container, ContainerState, LinuxResources
 from domain.services.context import Context
 from domain.services.serial import holding
 from domain.spec.resources import linux_resources
+from domain.validation.resources import check_resources
 
 
 async def update_container_resources(
     ctx: Context, container_id: str, resources: LinuxResources
 ) -> None:
     found = ctx.containers.get(container_id)
-    resources.check()
+    check_resources("linux", resources, ctx.settings.node)
     async with holding(ctx, found) as container:
         if container is None:
             raise NotFound(f"container {found.id!r} not found")

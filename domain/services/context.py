@@ -52,6 +52,9 @@ class Settings(Frozen):
     cgroup_driver: str = "cgroupfs"
     stop_kill_wait: float = 10.0  # seconds to wait for an exit after SIGKILL
     shm_size: int = 64 << 20  # the pod's /dev/shm, as containerd's default
+    # The runtime handlers RunPodSandbox accepts: "" (the default) and containerd's name
+    # for the same runc runtime.
+    runtime_handlers: tuple[str, ...] = ("", "runc")
     node: NodeOptions = NodeOptions()
 
 

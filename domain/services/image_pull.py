@@ -5,13 +5,14 @@ from __future__ import annotations
 
 from domain.errors import NotFound
 from domain.model import AuthConfig, Image
-from domain.reference import parse
 from domain.services.context import Context
+from domain.validation.images import check_pull
+from domain.validation.text import quote
 
 
 async def pull_image(ctx: Context, image: str, auth: AuthConfig | None = None) -> str:
     """Pull `image` into the store; returns its ID (the config digest)."""
-    ref = parse(image)
+    ref = check_pull(image, auth)
 
     async def pull() -> str:
         pulled = await ctx.ports.puller.pull(ref, auth)
@@ -28,5 +29,5 @@ async def ensure_image(ctx: Context, image: str) -> Image:
     image_id = await pull_image(ctx, image)
     resolved = ctx.images.resolve(image_id)
     if resolved is None:
-        raise NotFound(f"image {image!r} vanished right after its pull")
+        raise NotFound(f"image {quote(image)} vanished right after its pull")
     return resolved

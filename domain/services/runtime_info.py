@@ -7,6 +7,7 @@ import ipaddress
 from domain.errors import InvalidArgument
 from domain.model import Condition, Frozen
 from domain.services.context import Context
+from domain.validation.text import quote
 from ports.network import NetworkInfo
 
 CRI_API_VERSION = "v1"
@@ -46,7 +47,7 @@ def update_runtime_config(ctx: Context, pod_cidr: str) -> None:
         try:  # normalised: `10.1.2.3/24` means 10.1.2.0/24
             network = ipaddress.ip_network(pod_cidr, strict=False)
         except ValueError as exc:
-            raise InvalidArgument(f"invalid pod CIDR {pod_cidr!r}: {exc}") from None
+            raise InvalidArgument(f"invalid pod CIDR {quote(pod_cidr)}: {exc}") from None
         ctx.ports.network.update_pod_cidr(str(network))
 
 

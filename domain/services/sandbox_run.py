@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 
-from domain.errors import InvalidArgument
 from domain.ids import new_id
 from domain.model import Image, NamespaceMode, Sandbox, SandboxConfig
 from domain.services.concurrency import both
@@ -14,19 +13,11 @@ from domain.services.image_pull import ensure_image
 from domain.services.profiles import seccomp_profile
 from domain.services.rollback import Rollback
 from domain.spec import sandbox_files, sandbox_spec
+from domain.validation.sandbox import check_sandbox
 from ports.network import PodNetworkRequest
 from ports.runtime import CreateRequest
 
 KIND_LABEL = "io.hexcri.kind"
-
-
-def validate_sandbox_config(config: SandboxConfig) -> None:
-    m = config.metadata
-    for field, value in (("name", m.name), ("namespace", m.namespace), ("uid", m.uid)):
-        if not value:
-            raise InvalidArgument(f"sandbox metadata.{field} must not be empty")
-    if m.attempt < 0:
-        raise InvalidArgument("sandbox metadata.attempt must not be negative")
 
 
 def network_request(sandbox: Sandbox) -> PodNetworkRequest:
@@ -45,7 +36,7 @@ def network_request(sandbox: Sandbox) -> PodNetworkRequest:
 
 async def run_pod_sandbox(ctx: Context, config: SandboxConfig, runtime_handler: str = "") -> str:
     """Create and start a pod sandbox; returns its ID. On failure nothing is left behind."""
-    validate_sandbox_config(config)
+    check_sandbox(config, runtime_handler, ctx.settings.runtime_handlers, ctx.settings.node)
     sandbox = Sandbox(
         id=new_id(),
         config=config,

@@ -17,6 +17,7 @@ from typing import Any, Literal
 from domain.errors import InvalidArgument
 from domain.model import Device, Frozen
 from domain.spec.pipeline import Spec, Step, linux, resources
+from domain.validation.text import quote
 
 
 class HostDevice(Frozen):
@@ -82,7 +83,7 @@ def with_devices(requested: Sequence[Device], host: HostDevices) -> Step:
     for device in requested:
         nodes = host.get(device.host_path)
         if not nodes:
-            raise InvalidArgument(f"device {device.host_path!r} not found on the node")
+            raise InvalidArgument(f"device {quote(device.host_path)} not found on the node")
         for node in nodes:
             entries.append((node, container_path(device, node), device.permissions or "rwm"))
 

@@ -9,6 +9,7 @@ from typing import Any
 from domain.errors import InvalidArgument
 from domain.model import Mount, Propagation
 from domain.spec.pipeline import Spec, Step, linux
+from domain.validation.text import quote
 
 ETC_HOSTNAME = "/etc/hostname"
 ETC_HOSTS = "/etc/hosts"
@@ -99,7 +100,7 @@ def with_cri_mounts(cri: Sequence[Mount], extra: Sequence[Mount] = ()) -> Step:
     seen: set[str] = set()
     for m in cri:
         if clean(m.container_path) in seen:
-            raise InvalidArgument(f"duplicate mount destination {m.container_path!r}")
+            raise InvalidArgument(f"duplicate mount destination {quote(m.container_path)}")
         seen.add(clean(m.container_path))
     merged = merge_cri_mounts(cri, extra)
 

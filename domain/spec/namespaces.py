@@ -5,6 +5,7 @@ from __future__ import annotations
 from domain.errors import FailedPrecondition
 from domain.model import NamespaceMode, NamespaceOptions
 from domain.spec.pipeline import Spec, Step, linux
+from domain.validation.text import quote
 
 
 def ns_path(pid: int, kind: str) -> str:
@@ -82,7 +83,7 @@ def container_namespaces(
     elif container.pid == NamespaceMode.TARGET:
         if not target_pid:
             raise FailedPrecondition(
-                f"target container {container.target_id!r} of the PID namespace is not running"
+                f"target container {quote(container.target_id)} of the PID namespace is not running"
             )
         steps.append(with_namespace("pid", ns_path(target_pid, "pid")))
     else:

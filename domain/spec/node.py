@@ -40,6 +40,12 @@ class NodeOptions(Frozen):
     capabilities: tuple[str, ...] = ALL_CAPABILITIES
     # The node's architecture (GOARCH names): the seccomp architectures of RuntimeDefault.
     arch: str = "amd64"
+    # The CPUs and memory nodes that exist (kernel cpu lists, "0-3"); "" = not checked.
+    online_cpus: str = ""
+    online_mems: str = ""
+    # The hugepage sizes the host has, in the hugetlb controller's names ("2MB", "1GB");
+    # None = not checked.
+    hugepage_sizes: tuple[str, ...] | None = None
 
 
 def sandbox_dir(sandbox_id: str, node: NodeOptions) -> str:

@@ -15,6 +15,7 @@ from typing import Any
 from domain.errors import InvalidArgument
 from domain.model import LOCALHOST, RUNTIME_DEFAULT, UNCONFINED, SecurityProfile
 from domain.spec.pipeline import Spec, Step, linux, process
+from domain.validation.text import quote
 
 EPERM = 1
 ENOSYS = 38
@@ -144,12 +145,12 @@ def default_profile(bounding: Sequence[str], arch: str) -> dict[str, Any]:
 def check_profile(profile: SecurityProfile) -> None:
     """InvalidArgument for a profile type the runtime does not know, or a misplaced ref."""
     if profile.kind not in (RUNTIME_DEFAULT, UNCONFINED, LOCALHOST):
-        raise InvalidArgument(f"unknown seccomp profile type {profile.kind!r}")
+        raise InvalidArgument(f"unknown seccomp profile type {quote(profile.kind)}")
     if profile.kind != LOCALHOST and profile.localhost_ref:
         raise InvalidArgument("seccomp localhost_ref must only be set for a Localhost profile")
     if profile.kind == LOCALHOST and not profile.localhost_ref.startswith("/"):
         raise InvalidArgument(
-            f"seccomp Localhost profile path {profile.localhost_ref!r} must be absolute"
+            f"seccomp Localhost profile path {quote(profile.localhost_ref)} must be absolute"
         )
 
 
@@ -174,7 +175,7 @@ def with_seccomp(
         return with_unconfined_seccomp
     if profile.kind == LOCALHOST:
         if localhost is None:
-            raise InvalidArgument(f"seccomp profile {profile.localhost_ref!r} was not loaded")
+            raise InvalidArgument(f"seccomp profile {quote(profile.localhost_ref)} was not loaded")
         loaded = dict(localhost)
 
         def step_localhost(spec: Spec) -> None:

@@ -11,6 +11,7 @@ from domain.spec.defaults import DEFAULT_MASKED_PATHS, DEFAULT_READONLY_PATHS
 from domain.spec.mounts import with_writable_sysfs_and_cgroup
 from domain.spec.pipeline import Spec, Step, linux, process
 from domain.spec.seccomp import with_unconfined_seccomp
+from domain.validation.text import quote
 
 
 def with_masked_paths(paths: Sequence[str]) -> Step:
@@ -71,5 +72,5 @@ def check_apparmor(profile: SecurityProfile, privileged: bool) -> None:
     host without it; containerd refuses RuntimeDefault), a Localhost profile is refused."""
     if profile.kind == LOCALHOST and not privileged:
         raise InvalidArgument(
-            f"apparmor is not supported on this node: cannot apply {profile.localhost_ref!r}"
+            f"apparmor is not supported on this node: cannot apply {quote(profile.localhost_ref)}"
         )

@@ -61,7 +61,7 @@ def pod_config(
     mode = cri.NODE if host_network else cri.POD
     return cri.PodSandboxConfig(
         metadata=cri.PodSandboxMetadata(name=name, uid=f"uid-{name}", namespace="e2e-net"),
-        hostname=name,
+        hostname="" if host_network else name,  # kubelet sends none with the host network
         log_directory=str(logs),
         port_mappings=list(ports),
         dns_config=dns,

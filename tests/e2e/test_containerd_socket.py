@@ -33,7 +33,7 @@ def pod_config(name: str, logs: Path, host_network: bool = False) -> cri.PodSand
     mode = cri.NODE if host_network else cri.POD
     return cri.PodSandboxConfig(
         metadata=cri.PodSandboxMetadata(name=name, uid=f"uid-{name}", namespace="e2e"),
-        hostname=name,
+        hostname="" if host_network else name,  # kubelet sends none with the host network
         log_directory=str(logs),
         dns_config=cri.DNSConfig(servers=["10.96.0.10"], searches=["e2e.svc.cluster.local"]),
         linux=cri.LinuxPodSandboxConfig(
