@@ -54,6 +54,8 @@ TASK_EXTENSION = "io.hexcri.task"
 TASK_TYPE = "io.hexcri/task-stdio"
 LEASE_EXPIRE = "containerd.io/gc.expire"
 LEASE_HEADER = "containerd-lease"
+LEASE_PREFIX = "hexcri-"  # create leases (`hexcri-create-<id>`) and pull leases
+INGEST_PREFIX = "hexcri-"  # content ingests of pulls (`adapters.containerd.content`)
 MAX_EXEC_OUTPUT = 16 * 1024 * 1024
 EXEC_DRAIN = 2.0
 
@@ -519,29 +521,34 @@ class ContainerdRuntime:
             c.tasks.List(api.tasks.ListTasksRequest()),
         )
         by_id = {t.id: t for t in tasks.tasks}
-        out = []
-        for container in containers.containers:
-            task = by_id.get(container.id)
-            if task is None:
-                ext = container.extensions.get(TASK_EXTENSION)
-                status = TaskStatus.CREATED if ext is not None and ext.value else TaskStatus.ABSENT
-                out.append(
-                    RuntimeContainer(id=container.id, labels=dict(container.labels), task=status)
-                )
-                continue
-            status = _TASK_STATUS.get(task.status, TaskStatus.UNKNOWN)
-            stopped = status == TaskStatus.STOPPED
-            out.append(
-                RuntimeContainer(
-                    id=container.id,
-                    labels=dict(container.labels),
-                    task=status,
-                    pid=int(task.pid),
-                    exit_code=int(task.exit_status) if stopped else 0,
-                    exited_at=_ts_ns(task.exited_at) if stopped else 0,
-                )
-            )
-        return out
+        return [_runtime_container(x, by_id.get(x.id)) for x in containers.containers]
+
+    async def inspect(self, container_id: str) -> RuntimeContainer:
+        """containerd gives a shim 2 s to tell a task's state, then answers UNKNOWN."""
+        c = self._client
+        got = await c.containers.Get(api.containers.GetContainerRequest(id=container_id))
+        try:
+            task = await c.tasks.Get(api.tasks.GetRequest(container_id=container_id))
+        except NotFound:
+            return _runtime_container(got.container, None)
+        return _runtime_container(got.container, task.process)
+
+    async def release_interrupted(self, before_ns: int) -> None:
+        """Exec FIFOs first (local, and they may hold a shim up), then leases and ingests."""
+        await asyncio.to_thread(
+            _release_exec_fifos, os.path.join(self._state_dir, "exec"), before_ns
+        )
+        c = self._client
+        statuses = await c.content.ListStatuses(api.content.ListStatusesRequest())
+        for status in statuses.statuses:
+            if status.ref.startswith(INGEST_PREFIX) and _ts_ns(status.started_at) < before_ns:
+                log.info("aborting the interrupted ingest %s", status.ref)
+                await _ignore_not_found(c.content.Abort(api.content.AbortRequest(ref=status.ref)))
+        leases = await c.leases.List(api.leases.ListRequest())
+        for lease in leases.leases:
+            if lease.id.startswith(LEASE_PREFIX) and _ts_ns(lease.created_at) < before_ns:
+                log.info("deleting the lease %s of an interrupted call", lease.id)
+                await _ignore_not_found(c.leases.Delete(api.leases.DeleteRequest(id=lease.id)))
 
     async def ready(self) -> bool:
         try:
@@ -549,6 +556,48 @@ class ContainerdRuntime:
         except Unavailable:
             return False
         return True
+
+
+def _runtime_container(container: Any, task: Any | None) -> RuntimeContainer:
+    """A containerd container and its task (None: it has none) as the domain sees them."""
+    if task is None:
+        ext = container.extensions.get(TASK_EXTENSION)
+        status = TaskStatus.CREATED if ext is not None and ext.value else TaskStatus.ABSENT
+        return RuntimeContainer(id=container.id, labels=dict(container.labels), task=status)
+    status = _TASK_STATUS.get(task.status, TaskStatus.UNKNOWN)
+    stopped = status == TaskStatus.STOPPED
+    return RuntimeContainer(
+        id=container.id,
+        labels=dict(container.labels),
+        task=status,
+        pid=int(task.pid),
+        exit_code=int(task.exit_status) if stopped else 0,
+        exited_at=_ts_ns(task.exited_at) if stopped else 0,
+    )
+
+
+def _release_exec_fifos(root: str, before_ns: int) -> None:
+    """Remove the FIFO directories of execs cut by a crash (made before `before_ns`).
+
+    Each FIFO is opened first (read-write, non-blocking: it neither waits nor fails): a
+    shim blocked opening its end goes on, and sees a closed pipe after.
+    """
+    try:
+        names = os.listdir(root)
+    except FileNotFoundError:
+        return
+    for name in names:
+        directory = os.path.join(root, name)
+        try:
+            if os.lstat(directory).st_mtime_ns >= before_ns:
+                continue  # an exec of this process
+            for fifo in os.listdir(directory):
+                with contextlib.suppress(OSError):
+                    flags = os.O_RDWR | os.O_NONBLOCK | os.O_CLOEXEC
+                    os.close(os.open(os.path.join(directory, fifo), flags))
+        except OSError:
+            continue
+        shutil.rmtree(directory, ignore_errors=True)
 
 
 class _ExecOutput:
