@@ -45,7 +45,7 @@ def containerd_backend(settings: Settings) -> Backend:
     from adapters.containerd.io import FifoContainerIO
     from adapters.containerd.pull import ContainerdImagePuller
     from adapters.containerd.runtime import ContainerdRuntime
-    from adapters.netns.namespaces import PyrouteNamespaces
+    from adapters.netns.namespaces import PyrouteNamespaces, instance_id
     from adapters.registry.client import RegistryClient
     from adapters.registry.hosts import HostsConfig
     from adapters.store.sqlite import SqliteStateStore
@@ -67,7 +67,9 @@ def containerd_backend(settings: Settings) -> Backend:
         ),
         io=io,
         events=ContainerdEvents(client),
-        netns=PyrouteNamespaces(settings.cni.netns_dir),
+        netns=PyrouteNamespaces(
+            settings.cni.netns_dir, instance_id(settings.root_dir, ctd.address, ctd.namespace)
+        ),
         network=CniNetwork(
             conf_dir=settings.cni.conf_dir,
             bin_dirs=settings.cni.bin_dirs,

@@ -20,6 +20,7 @@ from google.protobuf import any_pb2, empty_pb2, field_mask_pb2
 
 from adapters.containerd import api
 from adapters.containerd.client import ContainerdClient
+from adapters.containerd.faults import crash_point
 from adapters.containerd.fifo import Fifo, FifoReader, FifoWriter
 from domain.errors import (
     AlreadyExists,
@@ -133,6 +134,7 @@ class ContainerdRuntime:
                 api.containers.CreateContainerRequest(container=self._container(request, spec)),
                 metadata=leased,
             )
+            crash_point("container-created")
             self._pending[request.id] = (builtins.list(prepared.mounts), request.stdio)
         except BaseException:
             await asyncio.shield(_run_undo(request.id, undo))
@@ -190,6 +192,7 @@ class ContainerdRuntime:
             self._client.tasks.Start(api.tasks.StartRequest(container_id=container_id)),
             self._task_made(container_id) if made_now else asyncio.sleep(0),
         )
+        crash_point("task-started")
         return int(started.pid)
 
     async def _pending_task(self, container_id: str) -> tuple[builtins.list[Any], Stdio] | None:
@@ -222,6 +225,7 @@ class ContainerdRuntime:
         await _ignore_not_found(
             self._client.tasks.Kill(api.tasks.KillRequest(container_id=container_id, signal=signal))
         )
+        crash_point("task-killed")
 
     async def reap(self, container_id: str) -> None:
         await _ignore_not_found(
@@ -232,6 +236,7 @@ class ContainerdRuntime:
         self._pending.pop(container_id, None)
         self._made.pop(container_id, None)
         await self._delete_task(container_id)
+        crash_point("task-deleted")
         await self._delete_container(container_id)
         await self._remove_snapshot(container_id)
 
@@ -341,6 +346,7 @@ class ContainerdRuntime:
                 await c.tasks.Start(
                     api.tasks.StartRequest(container_id=container_id, exec_id=exec_id)
                 )
+                crash_point("exec-started")
                 try:
                     reply = await asyncio.wait_for(asyncio.shield(waiting), timeout)
                 except TimeoutError:
@@ -548,7 +554,9 @@ class ContainerdRuntime:
         for lease in leases.leases:
             if lease.id.startswith(LEASE_PREFIX) and _ts_ns(lease.created_at) < before_ns:
                 log.info("deleting the lease %s of an interrupted call", lease.id)
-                await _ignore_not_found(c.leases.Delete(api.leases.DeleteRequest(id=lease.id)))
+                await _ignore_not_found(
+                    c.leases.Delete(api.leases.DeleteRequest(id=lease.id, sync=True))
+                )  # sync: the garbage collector takes its content at once
 
     async def ready(self) -> bool:
         try:
