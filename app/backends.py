@@ -51,6 +51,7 @@ def containerd_backend(settings: Settings) -> Backend:
     from adapters.store.sqlite import SqliteStateStore
 
     ctd = settings.containerd
+    instance = instance_id(settings.root_dir, ctd.address, ctd.namespace)  # marks host objects
     clock = SystemClock()
     client = ContainerdClient(ctd.address, ctd.namespace)
     registry = RegistryClient(
@@ -67,14 +68,13 @@ def containerd_backend(settings: Settings) -> Backend:
         ),
         io=io,
         events=ContainerdEvents(client),
-        netns=PyrouteNamespaces(
-            settings.cni.netns_dir, instance_id(settings.root_dir, ctd.address, ctd.namespace)
-        ),
+        netns=PyrouteNamespaces(settings.cni.netns_dir, instance),
         network=CniNetwork(
             conf_dir=settings.cni.conf_dir,
             bin_dirs=settings.cni.bin_dirs,
             cache_dir=settings.cni.cache_dir,
             plugin_timeout=settings.cni.plugin_timeout,
+            instance=instance,
         ),
         images=images,
         puller=ContainerdImagePuller(
