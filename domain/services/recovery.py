@@ -108,11 +108,20 @@ class Reconciler:
     # --- with the runtime ------------------------------------------------------------------
 
     async def run(self) -> None:
-        """Pass after pass, `RETRY_SECONDS` apart, until everything is settled."""
+        """Pass after pass, `RETRY_SECONDS` apart, until everything is settled; then a
+        second look at every live object, for an exit published before the event
+        subscription took effect."""
+        await self._until_settled()
+        log.info("recovery: every recorded object matches the runtime")
+        await self.ctx.ports.clock.sleep(RETRY_SECONDS)
+        self.pending |= {s.id for s in self.ctx.sandboxes.all() if s.state == SandboxState.READY}
+        self.pending |= {c.id for c in self.ctx.containers.all() if c.state in LIVE}
+        await self._until_settled()
+
+    async def _until_settled(self) -> None:
         while True:
             try:
                 if await self.reconcile_once():
-                    log.info("recovery: every recorded object matches the runtime")
                     return
             except Exception as exc:  # the runtime is down or failing: the next pass
                 log.warning("recovery: reconciliation goes on later: %s", exc)

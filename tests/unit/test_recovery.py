@@ -226,3 +226,19 @@ async def test_status_answers_while_the_runtime_hangs(
         False,
         "RuntimeNotReady",
     )
+
+
+async def test_a_second_look_catches_an_exit_between_the_check_and_the_subscription(
+    ctx: Context, backend: MemoryBackend
+) -> None:
+    sid, cid = await running_pod(ctx)
+    hexcri_down(backend)
+    fresh = Context(ports=backend.ports())
+    reconciler = Reconciler(fresh)
+    await reconciler.restore()
+    assert await reconciler.reconcile_once() is True
+    backend.runtime.exit_container(cid, 4)  # no one listens yet
+    await asyncio.wait_for(reconciler.run(), 5)
+    exited = container_query.container_status(fresh, cid)
+    assert (exited.state, exited.exit_code) == (ContainerState.EXITED, 4)
+    assert sandbox_query.pod_sandbox_status(fresh, sid).state == SandboxState.READY
