@@ -403,8 +403,13 @@ def _restart(args: argparse.Namespace) -> int:
     with running_stack() as s:
         asyncio.run(make_pods(s.socket, args.pods))
         print(f"{args.pods} pods with one running container each")
+        stopped = s.containerd.shim_pids()[: args.stopped_shims]
+        if stopped:
+            print(f"{len(stopped)} pod shims stopped (SIGSTOP) across each restart")
         for n in range(args.rounds):
             s.stop_hexcri(signal.SIGKILL)
+            for pid in stopped:
+                os.kill(pid, signal.SIGSTOP)
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(s.socket)
             environ = {**os.environ, "HEXCRI_CONFIG": str(s.config_path)}
@@ -415,6 +420,8 @@ def _restart(args: argparse.Namespace) -> int:
                     stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=environ,
                 )  # fmt: skip
             listed, status = asyncio.run(first_answer(s.socket, started, args.pods))
+            for pid in stopped:
+                os.kill(pid, signal.SIGCONT)
             print(
                 f"restart {n + 1}: all {args.pods} pods listed {listed:.3f} s after the start, "
                 f"Status answered at {status:.3f} s"
@@ -437,6 +444,9 @@ def main() -> int:
     restart = sub.add_parser("restart", help="time to first answer after a kill -9")
     restart.add_argument("--pods", type=int, default=100)
     restart.add_argument("--rounds", type=int, default=3)
+    restart.add_argument(
+        "--stopped-shims", type=int, default=0, help="pod shims that do not answer (SIGSTOP)"
+    )
     args = parser.parse_args()
     if args.what == "restart":
         return _restart(args)
