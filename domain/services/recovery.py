@@ -150,6 +150,7 @@ class Reconciler:
     async def _settle(self, object_id: str) -> bool:
         """Match one object with the runtime; True when settled (or no longer ours)."""
         ctx = self.ctx
+        before = self._state_of(object_id)
         try:
             seen: RuntimeContainer | None = await ctx.ports.runtime.inspect(object_id)
         except NotFound:
@@ -157,6 +158,8 @@ class Reconciler:
         if seen is not None and seen.task == TaskStatus.UNKNOWN:
             log.info("recovery: the task of %s does not answer yet", object_id)
             return False
+        if self._state_of(object_id) != before:
+            return True  # a call changed (or removed) it meanwhile: its word stands
         container = ctx.containers.lookup(object_id)
         if container is not None:
             await self._settle_container(container, seen)
@@ -164,7 +167,17 @@ class Reconciler:
         sandbox = ctx.sandboxes.find(object_id) if len(object_id) == 64 else None
         if sandbox is not None and sandbox.id == object_id:
             await self._settle_sandbox(sandbox, seen)
-        return True  # removed meanwhile: nothing to match
+        return True
+
+    def _state_of(self, object_id: str) -> tuple[str, int] | None:
+        """What the stores hold for a recorded object now (None: removed)."""
+        container = self.ctx.containers.lookup(object_id)
+        if container is not None:
+            return ("container", container.state)
+        sandbox = self.ctx.sandboxes.find(object_id) if len(object_id) == 64 else None
+        if sandbox is not None and sandbox.id == object_id:
+            return ("sandbox", sandbox.state)
+        return None
 
     async def _settle_sandbox(self, sandbox: Sandbox, seen: RuntimeContainer | None) -> None:
         """READY iff the pause task exists and runs."""

@@ -9,7 +9,7 @@ import pytest
 from adapters.memory.backend import MemoryBackend
 from domain.errors import Unavailable
 from domain.ids import new_id
-from domain.model import Container, ContainerState, Sandbox, SandboxState
+from domain.model import Container, ContainerState, RuntimeContainer, Sandbox, SandboxState
 from domain.services import (
     container_create,
     container_query,
@@ -242,3 +242,26 @@ async def test_a_second_look_catches_an_exit_between_the_check_and_the_subscript
     exited = container_query.container_status(fresh, cid)
     assert (exited.state, exited.exit_code) == (ContainerState.EXITED, 4)
     assert sandbox_query.pod_sandbox_status(fresh, sid).state == SandboxState.READY
+
+
+async def test_a_call_during_the_check_has_the_last_word(
+    ctx: Context, backend: MemoryBackend, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """StopPodSandbox while the reconciler waits for the runtime's answer (which says the
+    pause runs): the pod stays NOTREADY."""
+    sid, _ = await running_pod(ctx)
+    hexcri_down(backend)
+    fresh = Context(ports=backend.ports())
+    reconciler = Reconciler(fresh)
+    await reconciler.restore()
+    inspect = backend.runtime.inspect
+
+    async def stopped_meanwhile(object_id: str) -> RuntimeContainer:
+        seen = await inspect(object_id)
+        if object_id == sid:
+            fresh.sandboxes.get(sid).mark_not_ready()
+        return seen
+
+    monkeypatch.setattr(backend.runtime, "inspect", stopped_meanwhile)
+    assert await reconciler.reconcile_once() is True
+    assert sandbox_query.pod_sandbox_status(fresh, sid).state == SandboxState.NOTREADY
