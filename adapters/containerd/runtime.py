@@ -59,6 +59,7 @@ LEASE_PREFIX = "hexcri-"  # create leases (`hexcri-create-<id>`) and pull leases
 INGEST_PREFIX = "hexcri-"  # content ingests of pulls (`adapters.containerd.content`)
 MAX_EXEC_OUTPUT = 16 * 1024 * 1024
 EXEC_DRAIN = 2.0
+CUT_EXEC_WAIT = 5.0  # seconds for ending the execs a crash cut, all together
 
 _TASK_STATUS = {
     api.task_types.Status.CREATED: TaskStatus.CREATED,
@@ -323,7 +324,7 @@ class ContainerdRuntime:
         process["terminal"] = False
         process.pop("consoleSize", None)
         exec_id = secrets.token_hex(8)
-        workdir = os.path.join(self._state_dir, "exec", exec_id)
+        workdir = self._exec_dir(container_id, exec_id)
         await asyncio.to_thread(_make_fifos, workdir, ("stdout", "stderr"))
         out = FifoReader(os.path.join(workdir, "stdout"), MAX_EXEC_OUTPUT)
         err = FifoReader(os.path.join(workdir, "stderr"), MAX_EXEC_OUTPUT)
@@ -390,7 +391,7 @@ class ContainerdRuntime:
         tty = streams.tty
         process = await self._process_spec(container_id, cmd, tty)
         exec_id = secrets.token_hex(8)
-        workdir = os.path.join(self._state_dir, "exec", exec_id)
+        workdir = self._exec_dir(container_id, exec_id)
         # the shim wants both outputs of a process without a terminal (what the client did
         # not ask for is read and dropped)
         wanted = {"stdin": streams.stdin is not None, "stdout": True, "stderr": not tty}
@@ -451,6 +452,11 @@ class ContainerdRuntime:
                 api.tasks.DeleteProcessRequest(container_id=container_id, exec_id=exec_id)
             )
         )
+
+    async def _end_cut_exec(self, container_id: str, exec_id: str) -> None:
+        log.info("ending exec %s of container %s, cut by a crash", exec_id, container_id)
+        with contextlib.suppress(HexcriError):
+            await self._end_exec(container_id, exec_id, exited=False)
 
     async def _copy_stdin(
         self, container_id: str, exec_id: str, streams: Streams, stdin: FifoWriter
@@ -539,11 +545,21 @@ class ContainerdRuntime:
             return _runtime_container(got.container, None)
         return _runtime_container(got.container, task.process)
 
+    def _exec_dir(self, container_id: str, exec_id: str) -> str:
+        """An exec's FIFO directory, named so that a restart knows the exec it was for."""
+        return os.path.join(self._state_dir, "exec", f"{container_id}.{exec_id}")
+
     async def release_interrupted(self, before_ns: int) -> None:
-        """Exec FIFOs first (local, and they may hold a shim up), then leases and ingests."""
-        await asyncio.to_thread(
+        """Exec FIFOs first (local, and they may hold a shim up), the cut execs' processes
+        (killed: no one waits for them any more, and deleted from their shim), then leases
+        and ingests."""
+        cut = await asyncio.to_thread(
             _release_exec_fifos, os.path.join(self._state_dir, "exec"), before_ns
         )
+        if cut:
+            ends = asyncio.gather(*(self._end_cut_exec(c, e) for c, e in cut))
+            with contextlib.suppress(TimeoutError):  # a shim that does not answer keeps it
+                await asyncio.wait_for(ends, CUT_EXEC_WAIT)
         c = self._client
         statuses = await c.content.ListStatuses(api.content.ListStatusesRequest())
         for status in statuses.statuses:
@@ -584,8 +600,9 @@ def _runtime_container(container: Any, task: Any | None) -> RuntimeContainer:
     )
 
 
-def _release_exec_fifos(root: str, before_ns: int) -> None:
-    """Remove the FIFO directories of execs cut by a crash (made before `before_ns`).
+def _release_exec_fifos(root: str, before_ns: int) -> builtins.list[tuple[str, str]]:
+    """Remove the FIFO directories of execs cut by a crash (made before `before_ns`);
+    returns those execs, (container id, exec id).
 
     Each FIFO is opened first (read-write, non-blocking: it neither waits nor fails): a
     shim blocked opening its end goes on, and sees a closed pipe after.
@@ -593,7 +610,8 @@ def _release_exec_fifos(root: str, before_ns: int) -> None:
     try:
         names = os.listdir(root)
     except FileNotFoundError:
-        return
+        return []
+    cut = []
     for name in names:
         directory = os.path.join(root, name)
         try:
@@ -606,6 +624,10 @@ def _release_exec_fifos(root: str, before_ns: int) -> None:
         except OSError:
             continue
         shutil.rmtree(directory, ignore_errors=True)
+        container_id, dot, exec_id = name.partition(".")
+        if dot and container_id and exec_id:
+            cut.append((container_id, exec_id))
+    return cut
 
 
 class _ExecOutput:

@@ -225,7 +225,7 @@ async def test_kill_during_exec_sync(stack: Stack, busybox: None, tmp_path: Path
         sid = await run_pod(c, pod)
         cid = await start(c, sid, pod, container_config("app", ["sh", "-c", ECHO_ON_DEMAND]))
     await crash_during(
-        stack, "exec-started@1", lambda c: exec_sync(c, cid, ["sh", "-c", "echo hi; sleep 1"])
+        stack, "exec-started@1", lambda c: exec_sync(c, cid, ["sh", "-c", "echo hi; sleep 600"])
     )
     channel, c = connect(stack)
     async with channel:
@@ -233,6 +233,12 @@ async def test_kill_during_exec_sync(stack: Stack, busybox: None, tmp_path: Path
         report("ExecSync", pods, containers)
         assert (pods, containers) == ({sid: cri.SANDBOX_READY}, {cid: cri.CONTAINER_RUNNING})
         await until(lambda: not exec_dirs(stack), f"exec FIFOs left: {exec_dirs(stack)}")
+        for _ in range(300):  # the cut exec's process is ended: no one waits for it
+            if b"sleep 600" not in (await exec_sync(c, cid, ["ps"])).stdout:
+                break
+            await asyncio.sleep(0.1)
+        else:
+            raise AssertionError("the cut exec's process still runs")
         done = await exec_sync(c, cid, ["echo", "again"])
         assert (done.exit_code, done.stdout) == (0, b"again\n")
         await nothing_left(c, stack, sid)
