@@ -54,6 +54,7 @@ class Reconciler:
         self._images_loaded = False
         self._released = False
         self._swept = False
+        self._unanswered: set[str] = set()
 
     # --- from the record ------------------------------------------------------------------
 
@@ -156,7 +157,9 @@ class Reconciler:
         except NotFound:
             seen = None
         if seen is not None and seen.task == TaskStatus.UNKNOWN:
-            log.info("recovery: the task of %s does not answer yet", object_id)
+            if object_id not in self._unanswered:  # said once, not at every pass
+                self._unanswered.add(object_id)
+                log.info("recovery: the task of %s does not answer yet", object_id)
             return False
         if self._state_of(object_id) != before:
             return True  # a call changed (or removed) it meanwhile: its word stands
