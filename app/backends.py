@@ -65,12 +65,13 @@ def containerd_backend(settings: Settings) -> Backend:
     from adapters.containerd.io import FifoContainerIO
     from adapters.containerd.pull import ContainerdImagePuller
     from adapters.containerd.runtime import ContainerdRuntime
-    from adapters.netns.namespaces import PyrouteNamespaces
+    from adapters.netns.namespaces import PyrouteNamespaces, instance_id
     from adapters.registry.client import RegistryClient
     from adapters.registry.hosts import HostsConfig
     from adapters.store.sqlite import SqliteStateStore
 
     ctd = settings.containerd
+    instance = instance_id(settings.root_dir, ctd.address, ctd.namespace)  # marks host objects
     clock = SystemClock()
     client = ContainerdClient(ctd.address, ctd.namespace)
     registry = RegistryClient(
@@ -96,12 +97,13 @@ def containerd_backend(settings: Settings) -> Backend:
         ),
         io=io,
         events=ContainerdEvents(client),
-        netns=PyrouteNamespaces(settings.cni.netns_dir),
+        netns=PyrouteNamespaces(settings.cni.netns_dir, instance),
         network=CniNetwork(
             conf_dir=settings.cni.conf_dir,
             bin_dirs=settings.cni.bin_dirs,
             cache_dir=settings.cni.cache_dir,
             plugin_timeout=settings.cni.plugin_timeout,
+            instance=instance,
         ),
         images=images,
         puller=ContainerdImagePuller(

@@ -9,3 +9,7 @@ class Clock(Protocol):
     def now_ns(self) -> int:
         """Wall-clock time in nanoseconds since the epoch."""
         ...
+
+    async def sleep(self, seconds: float) -> None:
+        """Wait `seconds` (a fake clock advances instead)."""
+        ...

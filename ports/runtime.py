@@ -106,6 +106,19 @@ class ContainerRuntime(Protocol):
         """Every container the runtime holds for us, with its task state (for recovery)."""
         ...
 
+    async def inspect(self, container_id: str) -> RuntimeContainer:
+        """One container and its task as the runtime sees them now (for reconciliation):
+        task ABSENT when it has none, UNKNOWN when its shim does not answer in time;
+        NotFound when the container is gone."""
+        ...
+
+    async def release_interrupted(self, before_ns: int) -> None:
+        """Remove what calls cut by a crash of hexcri left, made before `before_ns` (the
+        start of this process), so that nothing of a running call is touched: exec FIFOs
+        (opened first, so that a shim blocked on them goes on), create and pull leases,
+        and unfinished content ingests. Idempotent."""
+        ...
+
     async def ready(self) -> bool:
         """Whether the runtime answers."""
         ...

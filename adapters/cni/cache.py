@@ -23,6 +23,7 @@ from typing import Any
 
 KIND = "cniCacheV1"
 OWNER_FIELD = "hexcri"
+INSTANCE_FIELD = "hexcriInstance"  # which hexcri, where several share the cache dir
 
 
 @dataclass(frozen=True)
@@ -36,6 +37,7 @@ class CacheEntry:
     cni_args: tuple[tuple[str, str], ...] = ()
     capability_args: dict[str, Any] = field(default_factory=dict)
     owned: bool = True
+    instance: str = ""
 
     def to_json(self) -> dict[str, Any]:
         doc: dict[str, Any] = {
@@ -51,6 +53,8 @@ class CacheEntry:
         }
         if self.owned:
             doc[OWNER_FIELD] = True
+            if self.instance:
+                doc[INSTANCE_FIELD] = self.instance
         return doc
 
     @classmethod
@@ -68,6 +72,7 @@ class CacheEntry:
             cni_args=tuple((str(k), str(v)) for k, v in args),
             capability_args=doc.get("capabilityArgs") or {},
             owned=doc.get(OWNER_FIELD) is True,
+            instance=str(doc.get(INSTANCE_FIELD) or ""),
         )
 
 

@@ -65,12 +65,14 @@ class CniNetwork:
         plugin_timeout: float = 60.0,
         teardown_timeout: float | None = None,
         ifname: str = DEFAULT_IFNAME,
+        instance: str = "",
     ) -> None:
         self.conf = ConfDir(conf_dir)
         self.chain = Chain(list(bin_dirs), plugin_timeout)
         self.cache = ResultCache(cache_dir)
         self.pending = ResultCache(cache_dir, PENDING_DIR)
         self.ifname = ifname
+        self.instance = instance  # marks this hexcri's cache entries (`owned`)
         # DEL runs on its own clock: one plugin timeout per plugin unless told otherwise.
         self.teardown_timeout = teardown_timeout
         self.pod_cidr = ""
@@ -98,6 +100,7 @@ class CniNetwork:
                 netns=rt.netns,
                 cni_args=rt.args,
                 capability_args=rt.capability_args,
+                instance=self.instance,
             )
             await asyncio.to_thread(self.pending.write, intent)
             partial: list[dict[str, Any]] = []
@@ -119,10 +122,17 @@ class CniNetwork:
         await self._shielded(self._teardown(request))
 
     async def owned(self) -> list[str]:
-        """Sandboxes with a cached result or an ADD that never finished (a crash during it)."""
+        """Sandboxes of this instance with a cached result or an ADD that never finished (a
+        crash during it)."""
         entries = await asyncio.to_thread(self.cache.entries)
         entries += await asyncio.to_thread(self.pending.entries)
-        return sorted({e.container_id for e in entries if e.owned and e.ifname == self.ifname})
+        return sorted(
+            {
+                e.container_id
+                for e in entries
+                if e.owned and e.instance == self.instance and e.ifname == self.ifname
+            }
+        )
 
     def condition(self) -> Condition:
         try:

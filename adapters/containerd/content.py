@@ -20,6 +20,7 @@ from google.protobuf import field_mask_pb2
 
 from adapters.containerd import api
 from adapters.containerd.client import ContainerdClient
+from adapters.containerd.faults import crash_point
 from domain.errors import AlreadyExists, HexcriError, Internal, NotFound
 
 LEASE_HEADER = "containerd-lease"
@@ -115,6 +116,8 @@ class ContentStore:
         committed = False
         try:
             async for reply in self.client.content.Write(requests(), metadata=metadata):
+                if reply.action == api.content.WRITE:
+                    crash_point("ingest-written")
                 if reply.action == api.content.COMMIT:
                     committed = True
                     if reply.digest and reply.digest != digest:

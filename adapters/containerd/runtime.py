@@ -20,6 +20,7 @@ from google.protobuf import any_pb2, empty_pb2, field_mask_pb2
 
 from adapters.containerd import api
 from adapters.containerd.client import ContainerdClient
+from adapters.containerd.faults import crash_point
 from adapters.containerd.fifo import Fifo, FifoReader, FifoWriter
 from adapters.containerd.introspection import SnapshotterRoot
 from domain.errors import (
@@ -56,7 +57,10 @@ TASK_EXTENSION = "io.hexcri.task"
 TASK_TYPE = "io.hexcri/task-stdio"
 LEASE_EXPIRE = "containerd.io/gc.expire"
 LEASE_HEADER = "containerd-lease"
+LEASE_PREFIX = "hexcri-"  # create leases (`hexcri-create-<id>`) and pull leases
+INGEST_PREFIX = "hexcri-"  # content ingests of pulls (`adapters.containerd.content`)
 EXEC_DRAIN = 2.0
+CUT_EXEC_WAIT = 5.0  # seconds for ending the execs a crash cut, all together
 
 _TASK_STATUS = {
     api.task_types.Status.CREATED: TaskStatus.CREATED,
@@ -134,6 +138,7 @@ class ContainerdRuntime:
                 api.containers.CreateContainerRequest(container=self._container(request, spec)),
                 metadata=leased,
             )
+            crash_point("container-created")
             self._pending[request.id] = (builtins.list(prepared.mounts), request.stdio)
         except BaseException:
             await asyncio.shield(_run_undo(request.id, undo))
@@ -191,6 +196,7 @@ class ContainerdRuntime:
             self._client.tasks.Start(api.tasks.StartRequest(container_id=container_id)),
             self._task_made(container_id) if made_now else asyncio.sleep(0),
         )
+        crash_point("task-started")
         return int(started.pid)
 
     async def _pending_task(self, container_id: str) -> tuple[builtins.list[Any], Stdio] | None:
@@ -223,6 +229,7 @@ class ContainerdRuntime:
         await _ignore_not_found(
             self._client.tasks.Kill(api.tasks.KillRequest(container_id=container_id, signal=signal))
         )
+        crash_point("task-killed")
 
     async def reap(self, container_id: str) -> None:
         await _ignore_not_found(
@@ -233,6 +240,7 @@ class ContainerdRuntime:
         self._pending.pop(container_id, None)
         self._made.pop(container_id, None)
         await self._delete_task(container_id)
+        crash_point("task-deleted")
         await self._delete_container(container_id)
         await self._remove_snapshot(container_id)
 
@@ -323,7 +331,7 @@ class ContainerdRuntime:
         process["terminal"] = False
         process.pop("consoleSize", None)
         exec_id = secrets.token_hex(8)
-        workdir = os.path.join(self._state_dir, "exec", exec_id)
+        workdir = self._exec_dir(container_id, exec_id)
         await asyncio.to_thread(_make_fifos, workdir, ("stdout", "stderr"))
         out = FifoReader(os.path.join(workdir, "stdout"), limit)
         err = FifoReader(os.path.join(workdir, "stderr"), limit)
@@ -346,6 +354,7 @@ class ContainerdRuntime:
                 await c.tasks.Start(
                     api.tasks.StartRequest(container_id=container_id, exec_id=exec_id)
                 )
+                crash_point("exec-started")
                 try:
                     reply = await asyncio.wait_for(asyncio.shield(waiting), timeout)
                 except TimeoutError:
@@ -389,7 +398,7 @@ class ContainerdRuntime:
         tty = streams.tty
         process = await self._process_spec(container_id, cmd, tty)
         exec_id = secrets.token_hex(8)
-        workdir = os.path.join(self._state_dir, "exec", exec_id)
+        workdir = self._exec_dir(container_id, exec_id)
         # the shim wants both outputs of a process without a terminal (what the client did
         # not ask for is read and dropped)
         wanted = {"stdin": streams.stdin is not None, "stdout": True, "stderr": not tty}
@@ -450,6 +459,11 @@ class ContainerdRuntime:
                 api.tasks.DeleteProcessRequest(container_id=container_id, exec_id=exec_id)
             )
         )
+
+    async def _end_cut_exec(self, container_id: str, exec_id: str) -> None:
+        log.info("ending exec %s of container %s, cut by a crash", exec_id, container_id)
+        with contextlib.suppress(HexcriError):
+            await self._end_exec(container_id, exec_id, exited=False)
 
     async def _copy_stdin(
         self, container_id: str, exec_id: str, streams: Streams, stdin: FifoWriter
@@ -527,29 +541,46 @@ class ContainerdRuntime:
             c.tasks.List(api.tasks.ListTasksRequest()),
         )
         by_id = {t.id: t for t in tasks.tasks}
-        out = []
-        for container in containers.containers:
-            task = by_id.get(container.id)
-            if task is None:
-                ext = container.extensions.get(TASK_EXTENSION)
-                status = TaskStatus.CREATED if ext is not None and ext.value else TaskStatus.ABSENT
-                out.append(
-                    RuntimeContainer(id=container.id, labels=dict(container.labels), task=status)
-                )
-                continue
-            status = _TASK_STATUS.get(task.status, TaskStatus.UNKNOWN)
-            stopped = status == TaskStatus.STOPPED
-            out.append(
-                RuntimeContainer(
-                    id=container.id,
-                    labels=dict(container.labels),
-                    task=status,
-                    pid=int(task.pid),
-                    exit_code=int(task.exit_status) if stopped else 0,
-                    exited_at=_ts_ns(task.exited_at) if stopped else 0,
-                )
-            )
-        return out
+        return [_runtime_container(x, by_id.get(x.id)) for x in containers.containers]
+
+    async def inspect(self, container_id: str) -> RuntimeContainer:
+        """containerd gives a shim 2 s to tell a task's state, then answers UNKNOWN."""
+        c = self._client
+        got = await c.containers.Get(api.containers.GetContainerRequest(id=container_id))
+        try:
+            task = await c.tasks.Get(api.tasks.GetRequest(container_id=container_id))
+        except NotFound:
+            return _runtime_container(got.container, None)
+        return _runtime_container(got.container, task.process)
+
+    def _exec_dir(self, container_id: str, exec_id: str) -> str:
+        """An exec's FIFO directory, named so that a restart knows the exec it was for."""
+        return os.path.join(self._state_dir, "exec", f"{container_id}.{exec_id}")
+
+    async def release_interrupted(self, before_ns: int) -> None:
+        """Exec FIFOs first (local, and they may hold a shim up), the cut execs' processes
+        (killed: no one waits for them any more, and deleted from their shim), then leases
+        and ingests."""
+        cut = await asyncio.to_thread(
+            _release_exec_fifos, os.path.join(self._state_dir, "exec"), before_ns
+        )
+        if cut:
+            ends = asyncio.gather(*(self._end_cut_exec(c, e) for c, e in cut))
+            with contextlib.suppress(TimeoutError):  # a shim that does not answer keeps it
+                await asyncio.wait_for(ends, CUT_EXEC_WAIT)
+        c = self._client
+        statuses = await c.content.ListStatuses(api.content.ListStatusesRequest())
+        for status in statuses.statuses:
+            if status.ref.startswith(INGEST_PREFIX) and _ts_ns(status.started_at) < before_ns:
+                log.info("aborting the interrupted ingest %s", status.ref)
+                await _ignore_not_found(c.content.Abort(api.content.AbortRequest(ref=status.ref)))
+        leases = await c.leases.List(api.leases.ListRequest())
+        for lease in leases.leases:
+            if lease.id.startswith(LEASE_PREFIX) and _ts_ns(lease.created_at) < before_ns:
+                log.info("deleting the lease %s of an interrupted call", lease.id)
+                await _ignore_not_found(
+                    c.leases.Delete(api.leases.DeleteRequest(id=lease.id, sync=True))
+                )  # sync: the garbage collector takes its content at once
 
     async def ready(self) -> bool:
         try:
@@ -557,6 +588,54 @@ class ContainerdRuntime:
         except Unavailable:
             return False
         return True
+
+
+def _runtime_container(container: Any, task: Any | None) -> RuntimeContainer:
+    """A containerd container and its task (None: it has none) as the domain sees them."""
+    if task is None:
+        ext = container.extensions.get(TASK_EXTENSION)
+        status = TaskStatus.CREATED if ext is not None and ext.value else TaskStatus.ABSENT
+        return RuntimeContainer(id=container.id, labels=dict(container.labels), task=status)
+    status = _TASK_STATUS.get(task.status, TaskStatus.UNKNOWN)
+    stopped = status == TaskStatus.STOPPED
+    return RuntimeContainer(
+        id=container.id,
+        labels=dict(container.labels),
+        task=status,
+        pid=int(task.pid),
+        exit_code=int(task.exit_status) if stopped else 0,
+        exited_at=_ts_ns(task.exited_at) if stopped else 0,
+    )
+
+
+def _release_exec_fifos(root: str, before_ns: int) -> builtins.list[tuple[str, str]]:
+    """Remove the FIFO directories of execs cut by a crash (made before `before_ns`);
+    returns those execs, (container id, exec id).
+
+    Each FIFO is opened first (read-write, non-blocking: it neither waits nor fails): a
+    shim blocked opening its end goes on, and sees a closed pipe after.
+    """
+    try:
+        names = os.listdir(root)
+    except FileNotFoundError:
+        return []
+    cut = []
+    for name in names:
+        directory = os.path.join(root, name)
+        try:
+            if os.lstat(directory).st_mtime_ns >= before_ns:
+                continue  # an exec of this process
+            for fifo in os.listdir(directory):
+                with contextlib.suppress(OSError):
+                    flags = os.O_RDWR | os.O_NONBLOCK | os.O_CLOEXEC
+                    os.close(os.open(os.path.join(directory, fifo), flags))
+        except OSError:
+            continue
+        shutil.rmtree(directory, ignore_errors=True)
+        container_id, dot, exec_id = name.partition(".")
+        if dot and container_id and exec_id:
+            cut.append((container_id, exec_id))
+    return cut
 
 
 class _ExecOutput:

@@ -1,5 +1,6 @@
 """The wall clock."""
 
+import asyncio
 import time
 
 
@@ -8,3 +9,6 @@ class SystemClock:
 
     def now_ns(self) -> int:
         return time.time_ns()
+
+    async def sleep(self, seconds: float) -> None:
+        await asyncio.sleep(seconds)

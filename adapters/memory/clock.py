@@ -1,5 +1,7 @@
 """A clock tests can set and advance."""
 
+import asyncio
+
 
 class FakeClock:
     def __init__(self, start_ns: int = 1_700_000_000_000_000_000) -> None:
@@ -11,3 +13,8 @@ class FakeClock:
 
     def advance(self, seconds: float) -> None:
         self.ns += int(seconds * 1e9)
+
+    async def sleep(self, seconds: float) -> None:
+        """Time passes at once; other tasks get a turn."""
+        self.advance(seconds)
+        await asyncio.sleep(0)

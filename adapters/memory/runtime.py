@@ -26,7 +26,7 @@ from typing import Any
 
 from adapters.memory.images import SNAPSHOTS_DIR
 from adapters.memory.io import MemoryIO
-from domain.errors import AlreadyExists, DeadlineExceeded, Internal, NotFound
+from domain.errors import AlreadyExists, DeadlineExceeded, Internal, NotFound, Unavailable
 from domain.logformat import Stream
 from domain.model import (
     ContainerStats,
@@ -99,6 +99,10 @@ class MemoryRuntime:
         self._pids = itertools.count(1000)
         self._subscribers: set[asyncio.Queue[TaskExit | TaskOOM]] = set()
         self.available = True
+        # containers whose task does not answer (a stopped shim): `inspect` says UNKNOWN
+        self.unresponsive: set[str] = set()
+        # what `release_interrupted` was last asked to release (for tests)
+        self.released_before = 0
 
     # --- ContainerRuntime -------------------------------------------------------------------
 
@@ -267,6 +271,29 @@ class MemoryRuntime:
             )
             for cid, t in self._tasks.items()
         ]
+
+    async def inspect(self, container_id: str) -> RuntimeContainer:
+        if not self.available:
+            raise Unavailable("the runtime does not answer")
+        t = self._get(container_id)
+        if container_id in self.unresponsive:
+            return RuntimeContainer(
+                id=container_id, labels=t.request.labels, task=TaskStatus.UNKNOWN
+            )
+        return RuntimeContainer(
+            id=container_id,
+            labels=t.request.labels,
+            task=t.status,
+            pid=t.pid,
+            exit_code=t.exit_code,
+            exited_at=t.exited_at,
+        )
+
+    async def release_interrupted(self, before_ns: int) -> None:
+        """Nothing of an interrupted call outlives the fake's process."""
+        if not self.available:
+            raise Unavailable("the runtime does not answer")
+        self.released_before = before_ns
 
     async def ready(self) -> bool:
         return self.available

@@ -1,7 +1,9 @@
 """`NetworkNamespaces` on pyroute2: one named, bind-mounted namespace per pod sandbox.
 
-The namespace of sandbox `<id>` is pinned at `<root_dir>/hexcri-<id>` (as `ip netns add`
-would), so other tools see it and `list()` finds only ours.
+The namespace of sandbox `<id>` is pinned at `<root_dir>/hexcri-<instance>-<id>` (as `ip netns
+add` would), so other tools see it; `<instance>` names this hexcri (a short hash of its root
+directory and containerd namespace), so that `list()` finds only its own pins even where
+another hexcri shares the directory.
 
 No fork: a child forked from a gRPC process may crash, and takes the server's socket with it
 when it exits. A network namespace is a per-thread attribute, so a namespace is made in a
@@ -18,6 +20,7 @@ import contextlib
 import ctypes
 import ctypes.util
 import errno
+import hashlib
 import os
 import threading
 from collections.abc import Callable
@@ -32,6 +35,7 @@ from domain.model import InterfaceStats
 T = TypeVar("T")
 
 PREFIX = "hexcri-"
+ID_LENGTH = 64  # sandbox ids are 64 hex digits
 DEFAULT_ROOT = "/var/run/netns"
 _MNT_DETACH = 2
 _MS_BIND = 4096
@@ -42,11 +46,12 @@ _libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
 class PyrouteNamespaces:
     """Implements NetworkNamespaces."""
 
-    def __init__(self, root_dir: str = DEFAULT_ROOT) -> None:
+    def __init__(self, root_dir: str = DEFAULT_ROOT, instance: str = "") -> None:
         self.root_dir = root_dir
+        self.prefix = f"{PREFIX}{instance}-" if instance else PREFIX
 
     def path_of(self, sandbox_id: str) -> str:
-        return os.path.join(self.root_dir, PREFIX + sandbox_id)
+        return os.path.join(self.root_dir, self.prefix + sandbox_id)
 
     async def create(self, sandbox_id: str) -> str:
         path = self.path_of(sandbox_id)
@@ -84,7 +89,18 @@ class PyrouteNamespaces:
             names = os.listdir(self.root_dir)
         except FileNotFoundError:
             return []
-        return sorted(os.path.join(self.root_dir, n) for n in names if n.startswith(PREFIX))
+        return sorted(os.path.join(self.root_dir, n) for n in names if self._ours(n))
+
+    def _ours(self, name: str) -> bool:
+        """Whether a pin is this instance's: its prefix, then a sandbox id (no other
+        instance's prefix, which would go on with `<instance>-`)."""
+        rest = name[len(self.prefix) :]
+        return name.startswith(self.prefix) and len(rest) == ID_LENGTH and "-" not in rest
+
+
+def instance_id(*parts: str) -> str:
+    """A short, stable name for one hexcri: a hash of what sets it apart from others."""
+    return hashlib.sha256("\0".join(parts).encode()).hexdigest()[:8]
 
 
 async def _in_own_thread(fn: Callable[[], T]) -> T:

@@ -1,100 +1,271 @@
-"""Start-up recovery: rebuild the stores from the state and the runtime, roll back what a
-crash left half-made, re-attach stdio, and remove what no sandbox owns."""
+"""Start-up recovery in two steps, so that the CRI answers at once after a restart.
+
+`Reconciler.restore` rebuilds the stores from the record alone and re-opens the stdio FIFOs
+of live containers before anything else (no runtime call: nothing can block on a shim, and a
+shim never waits on a reader that is gone). Then `Reconciler.run`, in the background, matches
+every recorded object with the runtime's container and task until each is settled: RUNNING,
+EXITED with the real exit code and time, or gone. A task whose shim does not answer in time
+(UNKNOWN) keeps its recorded state and is asked again: no state is derived from a timeout.
+Besides, it rolls back what a crash left half-made, releases what interrupted calls left in
+the runtime and removes the runtime containers and networks no recorded sandbox owns.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from functools import partial
 
-from domain.errors import AlreadyExists
+from domain.errors import AlreadyExists, NotFound
 from domain.model import (
     Container,
     ContainerState,
     RuntimeContainer,
     Sandbox,
     SandboxState,
+    TaskExit,
     TaskStatus,
 )
 from domain.services.container_create import log_path, reserved_name
 from domain.services.context import Context
+from domain.services.exits import record_exit
 from domain.services.rollback import Rollback
 from domain.services.sandbox_run import KIND_LABEL, network_request
 from ports.network import PodNetworkRequest
 
 log = logging.getLogger(__name__)
 
-
-async def recover(ctx: Context) -> None:
-    """Bring the in-memory stores in line with what survived; idempotent."""
-    for image in await ctx.ports.images.list():
-        ctx.images.put(image)
-    sandboxes, containers = await ctx.ports.state.load()
-    tasks = {c.id: c for c in await ctx.ports.runtime.list()}
-    known_sandboxes = {s.id for s in sandboxes if s.committed}
-    for sandbox in sandboxes:
-        if sandbox.committed:
-            await _restore_sandbox(ctx, sandbox, tasks.get(sandbox.id))
-        else:
-            await _roll_back_sandbox(ctx, sandbox)
-    for container in containers:
-        if container.committed and container.sandbox_id in known_sandboxes:
-            await _restore_container(ctx, container, tasks.get(container.id))
-        else:
-            await _roll_back_container(ctx, container)
-    known = known_sandboxes | {c.id for c in ctx.containers.all()}
-    ours = {i for i, c in tasks.items() if KIND_LABEL in c.labels}  # never touch others'
-    for task_id in ours - known:
-        log.info("recovery: deleting orphaned runtime container %s", task_id)
-        await ctx.ports.runtime.delete(task_id)
-    await _remove_orphaned_networks(ctx, known_sandboxes)
+RETRY_SECONDS = 1.0  # between two passes over what is not settled yet
+IMAGES_WAIT = 0.5  # how long `restore` waits for the image list before leaving it to `run`
+UNKNOWN_EXIT_CODE = 255  # a task gone without a trace, as containerd's CRI records it
+GONE_MESSAGE = "the container's task was gone when hexcri restarted"
+LIVE = (ContainerState.CREATED, ContainerState.RUNNING, ContainerState.UNKNOWN)
 
 
-async def _restore_sandbox(ctx: Context, sandbox: Sandbox, task: RuntimeContainer | None) -> None:
-    if task is None or task.task != TaskStatus.RUNNING:
-        if sandbox.state == SandboxState.READY:
-            sandbox.mark_not_ready()
-            await ctx.ports.state.put_sandbox(sandbox)
-        ctx.exits.set(sandbox.id)
-    try:
-        ctx.names.reserve(sandbox.name, sandbox.id)
-    except AlreadyExists:
-        log.warning("recovery: sandbox %s holds a taken name %s", sandbox.id, sandbox.name)
-    ctx.sandboxes.add(sandbox)
+class Reconciler:
+    """The record first, the runtime's word after it; see the module docstring."""
 
+    def __init__(self, ctx: Context) -> None:
+        self.ctx = ctx
+        # everything older than this was made before this process: no running call owns it
+        self.started_ns = ctx.ports.clock.now_ns()
+        self.pending: set[str] = set()  # sandbox and container ids not matched yet
+        self._interrupted: list[Sandbox | Container] = []  # not committed: rolled back
+        self._images_loaded = False
+        self._released = False
+        self._swept = False
+        self._unanswered: set[str] = set()
 
-async def _restore_container(
-    ctx: Context, container: Container, task: RuntimeContainer | None
-) -> None:
-    sandbox = ctx.sandboxes.get(container.sandbox_id)
-    status = task.task if task is not None else TaskStatus.ABSENT
-    if status == TaskStatus.RUNNING and container.state == ContainerState.CREATED:
-        # the start reply was lost in the crash
-        container.mark_started(task.pid if task else 0, ctx.ports.clock.now_ns())
-    if status in (TaskStatus.RUNNING, TaskStatus.CREATED) and container.state in (
-        ContainerState.CREATED,
-        ContainerState.RUNNING,
-    ):  # someone must read its stdio: now, or when it starts
+    # --- from the record ------------------------------------------------------------------
+
+    async def restore(self) -> None:
+        """Fill the stores from the record and re-open live containers' stdio; no runtime
+        call but a bounded wait for the image list."""
+        ctx = self.ctx
+        sandboxes, containers = await ctx.ports.state.load()
+        known: set[str] = set()
+        for sandbox in sandboxes:
+            if not sandbox.committed:
+                self._interrupted.append(sandbox)
+                continue
+            try:
+                ctx.names.reserve(sandbox.name, sandbox.id)
+            except AlreadyExists:
+                log.warning("recovery: sandbox %s holds a taken name %s", sandbox.id, sandbox.name)
+            ctx.sandboxes.add(sandbox)
+            known.add(sandbox.id)
+            self.pending.add(sandbox.id)
+        for container in containers:
+            if not container.committed or container.sandbox_id not in known:
+                self._interrupted.append(container)
+                continue
+            sandbox = ctx.sandboxes.get(container.sandbox_id)
+            ctx.names.reserve(reserved_name(container.config, sandbox), container.id)
+            ctx.containers.add(container)
+            if container.state in LIVE:
+                self.pending.add(container.id)
+                await self._open_stdio(container, sandbox)
+            else:
+                ctx.exits.set(container.id)
         try:
-            await ctx.ports.io.open(
+            await asyncio.wait_for(self._load_images(), IMAGES_WAIT)
+        except Exception as exc:  # the runtime is slow or down: `run` loads them
+            log.info("recovery: the image list comes later (%s)", exc or type(exc).__name__)
+
+    async def _open_stdio(self, container: Container, sandbox: Sandbox) -> None:
+        try:
+            await self.ctx.ports.io.open(
                 container.id, log_path(container.config, sandbox), container.config.tty,
                 container.config.stdin,
             )  # fmt: skip
         except Exception:  # the container stays listed; only its log misses output
             log.exception("recovery: cannot re-attach the stdio of container %s", container.id)
-    elif status == TaskStatus.STOPPED and container.state != ContainerState.EXITED:
-        exited_at = task.exited_at if task and task.exited_at else ctx.ports.clock.now_ns()
-        container.mark_exited(task.exit_code if task else 0, exited_at)
-        await ctx.ports.runtime.reap(container.id)
-    elif status in (TaskStatus.ABSENT, TaskStatus.UNKNOWN) and container.state in (
-        ContainerState.CREATED,
-        ContainerState.RUNNING,
-    ):
-        container.state = ContainerState.UNKNOWN
-    if container.state in (ContainerState.EXITED, ContainerState.UNKNOWN):
-        ctx.exits.set(container.id)
-    await ctx.ports.state.put_container(container)
-    ctx.names.reserve(reserved_name(container.config, sandbox), container.id)
-    ctx.containers.add(container)
+
+    async def _load_images(self) -> None:
+        for image in await self.ctx.ports.images.list():
+            self.ctx.images.put(image)
+        self._images_loaded = True
+
+    # --- with the runtime ------------------------------------------------------------------
+
+    async def run(self) -> None:
+        """Pass after pass, `RETRY_SECONDS` apart, until everything is settled; then a
+        second look at every live object, for an exit published before the event
+        subscription took effect."""
+        await self._until_settled()
+        log.info("recovery: every recorded object matches the runtime")
+        await self.ctx.ports.clock.sleep(RETRY_SECONDS)
+        self.pending |= {s.id for s in self.ctx.sandboxes.all() if s.state == SandboxState.READY}
+        self.pending |= {c.id for c in self.ctx.containers.all() if c.state in LIVE}
+        await self._until_settled()
+
+    async def _until_settled(self) -> None:
+        while True:
+            try:
+                if await self.reconcile_once():
+                    return
+            except Exception as exc:  # the runtime is down or failing: the next pass
+                log.warning("recovery: reconciliation goes on later: %s", exc)
+            await self.ctx.ports.clock.sleep(RETRY_SECONDS)
+
+    async def reconcile_once(self) -> bool:
+        """One pass; True when nothing is left to do. Raises when the runtime fails."""
+        ctx = self.ctx
+        if not self._released:  # first: an interrupted exec's FIFOs may hold a shim up
+            await ctx.ports.runtime.release_interrupted(self.started_ns)
+            self._released = True
+        if not self._images_loaded:
+            await self._load_images()
+        ids = sorted(self.pending)
+        outcomes = await asyncio.gather(*(self._settle(i) for i in ids), return_exceptions=True)
+        for object_id, outcome in zip(ids, outcomes, strict=True):
+            if outcome is True:
+                self.pending.discard(object_id)
+            elif isinstance(outcome, BaseException):
+                log.warning("recovery: cannot match %s with the runtime: %s", object_id, outcome)
+        if not self._swept:
+            await self._sweep()
+            self._swept = True
+        return not self.pending
+
+    async def _settle(self, object_id: str) -> bool:
+        """Match one object with the runtime; True when settled (or no longer ours)."""
+        ctx = self.ctx
+        before = self._state_of(object_id)
+        try:
+            seen: RuntimeContainer | None = await ctx.ports.runtime.inspect(object_id)
+        except NotFound:
+            seen = None
+        if seen is not None and seen.task == TaskStatus.UNKNOWN:
+            if object_id not in self._unanswered:  # said once, not at every pass
+                self._unanswered.add(object_id)
+                log.info("recovery: the task of %s does not answer yet", object_id)
+            return False
+        if self._state_of(object_id) != before:
+            return True  # a call changed (or removed) it meanwhile: its word stands
+        container = ctx.containers.lookup(object_id)
+        if container is not None:
+            await self._settle_container(container, seen)
+            return True
+        sandbox = ctx.sandboxes.find(object_id) if len(object_id) == 64 else None
+        if sandbox is not None and sandbox.id == object_id:
+            await self._settle_sandbox(sandbox, seen)
+        return True
+
+    def _state_of(self, object_id: str) -> tuple[str, int] | None:
+        """What the stores hold for a recorded object now (None: removed)."""
+        container = self.ctx.containers.lookup(object_id)
+        if container is not None:
+            return ("container", container.state)
+        sandbox = self.ctx.sandboxes.find(object_id) if len(object_id) == 64 else None
+        if sandbox is not None and sandbox.id == object_id:
+            return ("sandbox", sandbox.state)
+        return None
+
+    async def _settle_sandbox(self, sandbox: Sandbox, seen: RuntimeContainer | None) -> None:
+        """READY iff the pause task exists and runs."""
+        running = seen is not None and seen.task == TaskStatus.RUNNING
+        if running and seen is not None:
+            if sandbox.state != SandboxState.READY or sandbox.pid != seen.pid:
+                sandbox.mark_ready(seen.pid)
+                await self.ctx.ports.state.put_sandbox(sandbox)
+            return
+        if sandbox.state == SandboxState.READY:
+            log.info("recovery: the pause task of sandbox %s is not running", sandbox.id)
+            sandbox.mark_not_ready()
+            await self.ctx.ports.state.put_sandbox(sandbox)
+        self.ctx.exits.set(sandbox.id)
+
+    async def _settle_container(self, container: Container, seen: RuntimeContainer | None) -> None:
+        ctx = self.ctx
+        if container.state == ContainerState.EXITED:
+            return  # the exit event came first
+        task = seen.task if seen is not None else TaskStatus.ABSENT
+        if task == TaskStatus.RUNNING and seen is not None:
+            if container.state == ContainerState.CREATED:  # the start reply was lost
+                container.mark_started(seen.pid, ctx.ports.clock.now_ns())
+            elif container.state == ContainerState.UNKNOWN:  # an older hexcri's verdict
+                container.state = ContainerState.RUNNING
+                container.pid = seen.pid
+            else:
+                return
+            await ctx.ports.state.put_container(container)
+        elif task == TaskStatus.STOPPED and seen is not None:
+            at = seen.exited_at or ctx.ports.clock.now_ns()
+            exit_ = TaskExit(container_id=container.id, exit_code=seen.exit_code, exited_at=at)
+            await record_exit(ctx, exit_)
+        elif task == TaskStatus.CREATED:
+            if container.state == ContainerState.UNKNOWN:
+                container.state = ContainerState.CREATED
+                await ctx.ports.state.put_container(container)
+        else:  # no task, no container: it ended without a trace (or was never started)
+            log.info("recovery: container %s has no task: recorded as exited", container.id)
+            await ctx.ports.io.close(container.id)
+            container.mark_exited(UNKNOWN_EXIT_CODE, ctx.ports.clock.now_ns(), GONE_MESSAGE)
+            await ctx.ports.state.put_container(container)
+            ctx.exits.set(container.id)
+
+    # --- what no recorded object owns ------------------------------------------------------
+
+    async def _sweep(self) -> None:
+        """Roll back the interrupted objects; remove runtime containers and networks that
+        were made before this start and that no record holds.
+
+        The runtime is listed before the record is read again: every call records its object
+        before it makes it in the runtime, so a call in flight is never taken for an orphan.
+        """
+        ctx = self.ctx
+        for item in self._interrupted:
+            if isinstance(item, Sandbox):
+                await _roll_back_sandbox(ctx, item)
+            else:
+                await _roll_back_container(ctx, item)
+        self._interrupted.clear()
+        listed = await ctx.ports.runtime.list()
+        owned_networks = await ctx.ports.network.owned()
+        pins = await ctx.ports.netns.list()
+        sandboxes, containers = await ctx.ports.state.load()
+        recorded = {s.id for s in sandboxes} | {c.id for c in containers}
+        undo = Rollback()  # runs every step, logs the ones that fail
+        for runtime_container in listed:  # never touch others'
+            if KIND_LABEL in runtime_container.labels and runtime_container.id not in recorded:
+                undo.push(
+                    f"delete orphaned runtime container {runtime_container.id}",
+                    partial(ctx.ports.runtime.delete, runtime_container.id),
+                )
+        sandbox_ids = {s.id for s in sandboxes}
+        for sandbox_id in set(owned_networks) - sandbox_ids:
+            request = PodNetworkRequest(
+                sandbox_id=sandbox_id, netns_path="", pod_name="", pod_namespace="", pod_uid=""
+            )
+            undo.push(
+                f"network teardown of {sandbox_id}", partial(ctx.ports.network.teardown, request)
+            )
+        in_use = {s.netns_path for s in sandboxes if s.netns_path}
+        for path in pins:
+            if path not in in_use and not any(path.endswith(i) for i in sandbox_ids):
+                undo.push(f"remove netns {path}", partial(ctx.ports.netns.remove, path))
+        await undo.run()
 
 
 async def _roll_back_sandbox(ctx: Context, sandbox: Sandbox) -> None:
@@ -118,17 +289,10 @@ async def _roll_back_container(ctx: Context, container: Container) -> None:
     await undo.run()
 
 
-async def _remove_orphaned_networks(ctx: Context, sandbox_ids: set[str]) -> None:
-    """Namespaces and CNI results whose sandbox is gone: DEL, then remove."""
-    in_use = {s.netns_path for s in ctx.sandboxes.all() if s.netns_path}
-    owned = await ctx.ports.network.owned()
-    undo = Rollback()  # runs every step, logs the ones that fail: start-up goes on
-    for sandbox_id in set(owned) - sandbox_ids:
-        request = PodNetworkRequest(
-            sandbox_id=sandbox_id, netns_path="", pod_name="", pod_namespace="", pod_uid=""
-        )
-        undo.push(f"network teardown of {sandbox_id}", partial(ctx.ports.network.teardown, request))
-    for path in await ctx.ports.netns.list():
-        if path not in in_use:
-            undo.push(f"remove netns {path}", partial(ctx.ports.netns.remove, path))
-    await undo.run()
+async def recover(ctx: Context) -> Reconciler:
+    """Restore and reconcile in one go (tests, tools): returns the reconciler, whose
+    `pending` holds what the runtime could not tell yet."""
+    reconciler = Reconciler(ctx)
+    await reconciler.restore()
+    await reconciler.reconcile_once()
+    return reconciler

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import ipaddress
 
 from domain.errors import InvalidArgument
@@ -11,6 +12,7 @@ from domain.validation.text import quote
 from ports.network import NetworkInfo
 
 CRI_API_VERSION = "v1"
+READY_WAIT = 0.8  # seconds: kubelet's Status must answer within its own deadline
 
 
 class VersionInfo(Frozen):
@@ -26,8 +28,12 @@ def version(ctx: Context) -> VersionInfo:
 
 
 async def status(ctx: Context) -> list[Condition]:
-    """RuntimeReady and NetworkReady, as kubelet reads them."""
-    ready = await ctx.ports.runtime.ready()
+    """RuntimeReady and NetworkReady, as kubelet reads them; within `READY_WAIT` seconds
+    whether the runtime answers or not (not ready when it does not answer in time)."""
+    try:
+        ready = await asyncio.wait_for(ctx.ports.runtime.ready(), READY_WAIT)
+    except TimeoutError:
+        ready = False
     runtime = Condition(
         type="RuntimeReady",
         status=ready,

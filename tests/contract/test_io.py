@@ -120,6 +120,9 @@ class WallClock:
     def now_ns(self) -> int:
         return time.time_ns()
 
+    async def sleep(self, seconds: float) -> None:
+        await asyncio.sleep(seconds)
+
 
 def _read_to_eof(fd: int) -> bytes:
     data = b""

@@ -224,6 +224,22 @@ async def test_created_container_is_listed_with_its_labels(driver: Driver) -> No
     )
 
 
+async def test_inspect_tells_one_container_as_the_listing_does(driver: Driver) -> None:
+    cid = await driver.make(SERVER, labels={"io.hexcri.kind": "container"})
+    created = await driver.runtime.inspect(cid)
+    assert created == await listed(driver.runtime, cid)
+    assert created.task == TaskStatus.CREATED
+    pid = await driver.runtime.start(cid)
+    started = await driver.runtime.inspect(cid)
+    assert (started.task, started.pid, started.labels) == (
+        TaskStatus.RUNNING,
+        pid,
+        {"io.hexcri.kind": "container"},
+    )
+    with pytest.raises(NotFound):
+        await driver.runtime.inspect(new_id())
+
+
 async def test_create_twice_is_already_exists(driver: Driver) -> None:
     cid = await driver.make(SERVER)
     with pytest.raises(AlreadyExists):

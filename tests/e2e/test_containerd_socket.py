@@ -6,9 +6,6 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import subprocess
-import sys
-import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -18,7 +15,7 @@ from cri_api.v1 import api_pb2 as cri
 from cri_api.v1 import api_pb2_grpc as cri_grpc
 
 from tests.e2e.conftest import Cri
-from tests.support.stack import BUSYBOX, Stack, running_stack
+from tests.support.stack import BUSYBOX, Stack
 
 pytestmark = [pytest.mark.containerd, pytest.mark.registry, pytest.mark.cni]
 
@@ -163,23 +160,44 @@ async def test_host_network_pod(real: Cri, tmp_path: Path) -> None:
     await real.runtime.RemovePodSandbox(cri.RemovePodSandboxRequest(pod_sandbox_id=sid))
 
 
-def test_hexcri_waits_for_containerd_before_serving() -> None:
-    """No socket while containerd is down (an empty answer would tell kubelet every pod is
-    gone); serving as soon as containerd answers."""
-    with running_stack(start_hexcri=False) as s:
-        s.containerd.stop()
-        environ = {**os.environ, "HEXCRI_CONFIG": str(s.config_path)}
-        with open(s.hexcri_log, "ab") as log:
-            s.hexcri = subprocess.Popen(
-                [sys.executable, "-m", "app.cli", "serve"], stdout=log, stderr=log, env=environ
+async def test_hexcri_serves_its_record_while_containerd_is_down(
+    stack: Stack, tmp_path: Path
+) -> None:
+    """A restart while containerd is down: the pods are listed from hexcri's record at once
+    (an empty answer would tell kubelet every pod is gone), Status says the runtime is not
+    ready; once containerd answers, Status is ready and the states are containerd's."""
+    async with grpc.aio.insecure_channel(f"unix://{stack.socket}") as channel:
+        c = Cri(cri_grpc.RuntimeServiceStub(channel), cri_grpc.ImageServiceStub(channel))
+        await c.images.PullImage(cri.PullImageRequest(image=cri.ImageSpec(image=BUSYBOX)))
+        sid = (
+            await c.runtime.RunPodSandbox(
+                cri.RunPodSandboxRequest(config=pod_config("down", tmp_path))
             )
-        deadline = time.monotonic() + 15
-        while "waiting for the runtime" not in s.hexcri_log.read_text():
-            assert time.monotonic() < deadline, s.hexcri_log.read_text()
-            time.sleep(0.1)
-        assert not os.path.exists(s.socket) and s.hexcri.poll() is None
-        s.containerd.start()
-        deadline = time.monotonic() + 30
-        while not os.path.exists(s.socket):
-            assert time.monotonic() < deadline, s.hexcri_log.read_text()
-            time.sleep(0.1)
+        ).pod_sandbox_id
+    stack.stop_hexcri(signal.SIGKILL)
+    stack.containerd.stop()
+    try:
+        stack.start_hexcri()
+        async with grpc.aio.insecure_channel(f"unix://{stack.socket}") as channel:
+            rt = cri_grpc.RuntimeServiceStub(channel)
+            pods = (await rt.ListPodSandbox(cri.ListPodSandboxRequest())).items
+            assert [(p.id, p.state) for p in pods] == [(sid, cri.SANDBOX_READY)]
+            conditions = (await rt.Status(cri.StatusRequest(), timeout=5)).status.conditions
+            runtime = {x.type: x for x in conditions}["RuntimeReady"]
+            assert (runtime.status, runtime.reason) == (False, "RuntimeNotReady")
+    finally:
+        stack.containerd.start()
+    async with grpc.aio.insecure_channel(f"unix://{stack.socket}") as channel:
+        rt = cri_grpc.RuntimeServiceStub(channel)
+        for _ in range(300):
+            conditions = (await rt.Status(cri.StatusRequest())).status.conditions
+            if {x.type: x.status for x in conditions}["RuntimeReady"]:
+                break
+            await asyncio.sleep(0.1)
+        else:
+            raise AssertionError("the runtime never became ready")
+        pods = (await rt.ListPodSandbox(cri.ListPodSandboxRequest())).items
+        assert [(p.id, p.state) for p in pods] == [(sid, cri.SANDBOX_READY)]
+        await rt.StopPodSandbox(cri.StopPodSandboxRequest(pod_sandbox_id=sid))
+        await rt.RemovePodSandbox(cri.RemovePodSandboxRequest(pod_sandbox_id=sid))
+        assert not stack.containerd.ctr("containers", "ls", "-q").split()

@@ -380,6 +380,104 @@ def _bench(args: argparse.Namespace) -> int:
         return pulled or pods
 
 
+def _restart(args: argparse.Namespace) -> int:
+    """The time from `hexcri serve` starting to its first full answer, with `--pods` pods
+    (one container each) recorded, after a `kill -9`; and Status with containerd down."""
+    import time
+
+    import grpc
+    from cri_api.v1 import api_pb2 as cri
+    from cri_api.v1 import api_pb2_grpc as cri_grpc
+
+    async def make_pods(socket: str, pods: int) -> None:
+        async with grpc.aio.insecure_channel(f"unix://{socket}") as channel:
+            rt = cri_grpc.RuntimeServiceStub(channel)
+            im = cri_grpc.ImageServiceStub(channel)
+            await im.PullImage(cri.PullImageRequest(image=cri.ImageSpec(image=BUSYBOX)))
+            limit = asyncio.Semaphore(8)
+
+            async def one(i: int) -> None:
+                async with limit:
+                    config = cri.PodSandboxConfig(
+                        metadata=cri.PodSandboxMetadata(name=f"r{i}", uid=f"r{i}", namespace="r"),
+                        log_directory=f"/tmp/hexcri-restart-bench/{i}",
+                        linux=cri.LinuxPodSandboxConfig(cgroup_parent=f"/hexcri-e2e-r{i}"),
+                    )
+                    sid = await rt.RunPodSandbox(cri.RunPodSandboxRequest(config=config))
+                    made = await rt.CreateContainer(
+                        cri.CreateContainerRequest(
+                            pod_sandbox_id=sid.pod_sandbox_id,
+                            sandbox_config=config,
+                            config=cri.ContainerConfig(
+                                metadata=cri.ContainerMetadata(name="c"),
+                                image=cri.ImageSpec(image=BUSYBOX),
+                                command=["sleep", "3600"],
+                                log_path="c.log",
+                            ),
+                        )
+                    )
+                    await rt.StartContainer(
+                        cri.StartContainerRequest(container_id=made.container_id)
+                    )
+
+            await asyncio.gather(*(one(i) for i in range(pods)))
+
+    async def first_answer(socket: str, started: float, pods: int) -> tuple[float, float]:
+        """Seconds to a ListPodSandbox holding every pod, and to a Status answer."""
+        while True:
+            try:
+                async with grpc.aio.insecure_channel(f"unix://{socket}") as channel:
+                    rt = cri_grpc.RuntimeServiceStub(channel)
+                    got = await rt.ListPodSandbox(cri.ListPodSandboxRequest(), timeout=5)
+                    if len(got.items) == pods:
+                        listed = time.monotonic() - started
+                        await rt.Status(cri.StatusRequest(), timeout=5)
+                        return listed, time.monotonic() - started
+            except grpc.aio.AioRpcError:
+                pass
+            await asyncio.sleep(0.005)
+
+    async def status_time(socket: str) -> tuple[float, bool]:
+        async with grpc.aio.insecure_channel(f"unix://{socket}") as channel:
+            rt = cri_grpc.RuntimeServiceStub(channel)
+            began = time.monotonic()
+            got = await rt.Status(cri.StatusRequest(), timeout=30)
+            ready = {c.type: c.status for c in got.status.conditions}["RuntimeReady"]
+            return time.monotonic() - began, ready
+
+    with running_stack() as s:
+        asyncio.run(make_pods(s.socket, args.pods))
+        print(f"{args.pods} pods with one running container each")
+        stopped = s.containerd.shim_pids()[: args.stopped_shims]
+        if stopped:
+            print(f"{len(stopped)} pod shims stopped (SIGSTOP) across each restart")
+        for n in range(args.rounds):
+            s.stop_hexcri(signal.SIGKILL)
+            for pid in stopped:
+                os.kill(pid, signal.SIGSTOP)
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(s.socket)
+            environ = {**os.environ, "HEXCRI_CONFIG": str(s.config_path)}
+            started = time.monotonic()
+            with open(s.hexcri_log, "ab") as out:
+                s.hexcri = subprocess.Popen(
+                    [sys.executable, "-m", "app.cli", "serve"],
+                    stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=environ,
+                )  # fmt: skip
+            listed, status = asyncio.run(first_answer(s.socket, started, args.pods))
+            for pid in stopped:
+                os.kill(pid, signal.SIGCONT)
+            print(
+                f"restart {n + 1}: all {args.pods} pods listed {listed:.3f} s after the start, "
+                f"Status answered at {status:.3f} s"
+            )
+        s.containerd.stop()
+        took, ready = asyncio.run(status_time(s.socket))
+        print(f"containerd down: Status answered in {took:.3f} s, RuntimeReady={ready}")
+        s.containerd.start()
+    return 0
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(prog="python -m tests.support.stack")
     sub = parser.add_subparsers(dest="what", required=True)
@@ -388,7 +486,15 @@ def main() -> int:
     bench = sub.add_parser("bench", help="hexcri beside containerd's CRI")
     bench.add_argument("--pods", type=int, default=50)
     bench.add_argument("--pull-rounds", type=int, default=5, help="timed pulls per endpoint")
+    restart = sub.add_parser("restart", help="time to first answer after a kill -9")
+    restart.add_argument("--pods", type=int, default=100)
+    restart.add_argument("--rounds", type=int, default=3)
+    restart.add_argument(
+        "--stopped-shims", type=int, default=0, help="pod shims that do not answer (SIGSTOP)"
+    )
     args = parser.parse_args()
+    if args.what == "restart":
+        return _restart(args)
     return _demo(args) if args.what == "demo" else _bench(args)
 
 

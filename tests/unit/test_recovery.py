@@ -2,21 +2,25 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 from adapters.memory.backend import MemoryBackend
+from domain.errors import Unavailable
 from domain.ids import new_id
-from domain.model import Container, ContainerState, SandboxState
+from domain.model import Container, ContainerState, RuntimeContainer, Sandbox, SandboxState
 from domain.services import (
     container_create,
     container_query,
     image_pull,
+    runtime_info,
     sandbox_query,
     sandbox_run,
 )
 from domain.services.container_start import start_container
 from domain.services.context import Context
-from domain.services.recovery import recover
+from domain.services.recovery import UNKNOWN_EXIT_CODE, Reconciler, recover
 from tests.unit.conftest import container, pod, settle
 
 
@@ -96,3 +100,168 @@ async def test_recovery_deletes_only_its_own_orphans(ctx: Context, backend: Memo
     await backend.runtime.create(ours)
     await restart(backend)
     assert backend.runtime.has(theirs.id) and not backend.runtime.has(ours.id)
+
+
+# --- reconciliation with the runtime, in the background --------------------------------------
+
+
+async def running_pod(ctx: Context) -> tuple[str, str]:
+    sid = await sandbox_run.run_pod_sandbox(ctx, pod())
+    await image_pull.pull_image(ctx, "busybox")
+    cid = await container_create.create_container(ctx, sid, container(command=("server",)))
+    await start_container(ctx, cid)
+    return sid, cid
+
+
+def recorded(backend: MemoryBackend, object_id: str) -> int:
+    """The state the record holds for a sandbox or container."""
+    if object_id in backend.state.sandboxes:
+        return Sandbox.model_validate_json(backend.state.sandboxes[object_id]).state
+    return Container.model_validate_json(backend.state.containers[object_id]).state
+
+
+def hexcri_down(backend: MemoryBackend) -> None:
+    """What the runtime does from now on, no hexcri hears of (its events are lost)."""
+    backend.runtime._subscribers.clear()
+
+
+async def test_a_task_that_does_not_answer_keeps_its_recorded_state_until_it_answers(
+    ctx: Context, backend: MemoryBackend
+) -> None:
+    sid, cid = await running_pod(ctx)
+    hexcri_down(backend)
+    backend.runtime.unresponsive = {sid, cid}
+    fresh = Context(ports=backend.ports())
+    reconciler = Reconciler(fresh)
+    await reconciler.restore()
+    assert await reconciler.reconcile_once() is False
+    assert reconciler.pending == {sid, cid}
+    # no verdict from a timeout: the record stands, in memory and on disk
+    assert sandbox_query.pod_sandbox_status(fresh, sid).state == SandboxState.READY
+    assert container_query.container_status(fresh, cid).state == ContainerState.RUNNING
+    assert recorded(backend, cid) == ContainerState.RUNNING
+
+    backend.runtime.exit_container(cid, 7)  # it exited while its shim did not answer
+    exited_at = backend.runtime._tasks[cid].exited_at
+    backend.runtime.unresponsive = set()
+    assert await reconciler.reconcile_once() is True
+    exited = container_query.container_status(fresh, cid)
+    assert (exited.state, exited.exit_code) == (ContainerState.EXITED, 7)
+    assert exited.finished_at == exited_at  # the real time
+    assert recorded(backend, cid) == ContainerState.EXITED
+    assert sandbox_query.pod_sandbox_status(fresh, sid).state == SandboxState.READY
+
+
+async def test_the_background_reconciler_asks_again_until_settled(
+    ctx: Context, backend: MemoryBackend
+) -> None:
+    sid, _ = await running_pod(ctx)
+    hexcri_down(backend)
+    backend.runtime.unresponsive = {sid}
+    fresh = Context(ports=backend.ports())
+    reconciler = Reconciler(fresh)
+    await reconciler.restore()
+    running = asyncio.create_task(reconciler.run())
+    for _ in range(20):  # several passes go by (the fake clock does not wait)
+        await asyncio.sleep(0)
+    assert not running.done() and reconciler.pending == {sid}
+    backend.runtime.exit_container(sid, 137)  # the pause died meanwhile
+    backend.runtime.unresponsive = set()
+    await asyncio.wait_for(running, 5)
+    assert sandbox_query.pod_sandbox_status(fresh, sid).state == SandboxState.NOTREADY
+    assert recorded(backend, sid) == SandboxState.NOTREADY
+
+
+async def test_the_record_is_served_while_the_runtime_is_down(
+    ctx: Context, backend: MemoryBackend
+) -> None:
+    sid, cid = await running_pod(ctx)
+    hexcri_down(backend)
+    backend.runtime.available = False
+    fresh = Context(ports=backend.ports())
+    reconciler = Reconciler(fresh)
+    await reconciler.restore()
+    assert [s.id for s in sandbox_query.list_pod_sandboxes(fresh)] == [sid]
+    assert container_query.container_status(fresh, cid).state == ContainerState.RUNNING
+    assert backend.io.is_open(cid)  # its stdio is read before anything else
+    with pytest.raises(Unavailable):
+        await reconciler.reconcile_once()
+    backend.runtime.available = True
+    assert await reconciler.reconcile_once() is True
+    assert backend.runtime.released_before == reconciler.started_ns
+    assert container_query.container_status(fresh, cid).state == ContainerState.RUNNING
+
+
+async def test_a_lost_start_reply_and_a_vanished_task(ctx: Context, backend: MemoryBackend) -> None:
+    sid = await sandbox_run.run_pod_sandbox(ctx, pod())
+    await image_pull.pull_image(ctx, "busybox")
+    started = await container_create.create_container(ctx, sid, container("a", command=("srv",)))
+    gone = await container_create.create_container(ctx, sid, container("b", command=("srv",)))
+    await start_container(ctx, gone)
+    hexcri_down(backend)
+    await backend.runtime.start(started)  # the task started; hexcri died before its reply
+    await backend.runtime.delete(gone)  # someone removed the task behind hexcri's back
+
+    after = await restart(backend)
+    now_running = container_query.container_status(after, started)
+    assert now_running.state == ContainerState.RUNNING and now_running.pid
+    assert recorded(backend, started) == ContainerState.RUNNING
+    vanished = container_query.container_status(after, gone)
+    assert (vanished.state, vanished.exit_code) == (ContainerState.EXITED, UNKNOWN_EXIT_CODE)
+    assert vanished.message
+
+
+async def test_status_answers_while_the_runtime_hangs(
+    backend: MemoryBackend, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async def hang() -> bool:
+        await asyncio.Event().wait()
+        return True
+
+    monkeypatch.setattr(backend.runtime, "ready", hang)
+    monkeypatch.setattr(runtime_info, "READY_WAIT", 0.05)
+    runtime, _ = await runtime_info.status(Context(ports=backend.ports()))
+    assert (runtime.type, runtime.status, runtime.reason) == (
+        "RuntimeReady",
+        False,
+        "RuntimeNotReady",
+    )
+
+
+async def test_a_second_look_catches_an_exit_between_the_check_and_the_subscription(
+    ctx: Context, backend: MemoryBackend
+) -> None:
+    sid, cid = await running_pod(ctx)
+    hexcri_down(backend)
+    fresh = Context(ports=backend.ports())
+    reconciler = Reconciler(fresh)
+    await reconciler.restore()
+    assert await reconciler.reconcile_once() is True
+    backend.runtime.exit_container(cid, 4)  # no one listens yet
+    await asyncio.wait_for(reconciler.run(), 5)
+    exited = container_query.container_status(fresh, cid)
+    assert (exited.state, exited.exit_code) == (ContainerState.EXITED, 4)
+    assert sandbox_query.pod_sandbox_status(fresh, sid).state == SandboxState.READY
+
+
+async def test_a_call_during_the_check_has_the_last_word(
+    ctx: Context, backend: MemoryBackend, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """StopPodSandbox while the reconciler waits for the runtime's answer (which says the
+    pause runs): the pod stays NOTREADY."""
+    sid, _ = await running_pod(ctx)
+    hexcri_down(backend)
+    fresh = Context(ports=backend.ports())
+    reconciler = Reconciler(fresh)
+    await reconciler.restore()
+    inspect = backend.runtime.inspect
+
+    async def stopped_meanwhile(object_id: str) -> RuntimeContainer:
+        seen = await inspect(object_id)
+        if object_id == sid:
+            fresh.sandboxes.get(sid).mark_not_ready()
+        return seen
+
+    monkeypatch.setattr(backend.runtime, "inspect", stopped_meanwhile)
+    assert await reconciler.reconcile_once() is True
+    assert sandbox_query.pod_sandbox_status(fresh, sid).state == SandboxState.NOTREADY

@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import os
 import re
 import secrets
 import signal
+import time
+from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -260,3 +265,54 @@ async def test_ready(runtime: ContainerdRuntime) -> None:
         ContainerdClient("/tmp/hexcri-none.sock", reconnect_timeout=0.1), "/tmp"
     )
     assert not await down.ready()
+
+
+async def test_release_interrupted_removes_only_what_older_calls_left(
+    containerd: Containerd, runtime: ContainerdRuntime, containerd_client: ContainerdClient
+) -> None:
+    """Exec FIFOs, hexcri leases and ingests made before a start go; later ones and
+    others' stay. A shim blocked opening an exec FIFO's write end is let go."""
+    c = containerd_client
+    exec_dir = containerd.root / "hexcri-state" / "exec" / "cut"
+    exec_dir.mkdir(parents=True)
+    os.mkfifo(exec_dir / "stdout")
+    blocked = asyncio.create_task(
+        asyncio.to_thread(lambda: os.close(os.open(exec_dir / "stdout", os.O_WRONLY)))
+    )  # as a shim opening its end waits for a reader
+    for lease in ("hexcri-create-cut", "hexcri-pull-cut", "someone-else"):
+        await c.leases.Create(api.leases.CreateRequest(id=lease))
+    ingest = await _open_ingest(c, "hexcri-sha256:cut-1234")
+    theirs = await _open_ingest(c, "someone-sha256:x")
+    await asyncio.sleep(0.01)
+    started = time.time_ns()
+    await c.leases.Create(api.leases.CreateRequest(id="hexcri-create-running"))
+    try:
+        await runtime.release_interrupted(started)
+        await asyncio.wait_for(blocked, 10)
+        assert not exec_dir.exists()
+        leases = {lease.id for lease in (await c.leases.List(api.leases.ListRequest())).leases}
+        assert leases == {"someone-else", "hexcri-create-running"}
+        active = await c.content.ListStatuses(api.content.ListStatusesRequest())
+        assert {s.ref for s in active.statuses} == {"someone-sha256:x"}
+        await runtime.release_interrupted(started)  # idempotent
+    finally:
+        for call in (ingest, theirs):
+            call.cancel()
+        with contextlib.suppress(Exception):
+            await c.content.Abort(api.content.AbortRequest(ref="someone-sha256:x"))
+        for lease in ("someone-else", "hexcri-create-running"):
+            await c.leases.Delete(api.leases.DeleteRequest(id=lease))
+
+
+async def _open_ingest(client: ContainerdClient, ref: str) -> Any:
+    """A content ingest left open with a few bytes written (as a pull cut by a crash)."""
+
+    async def requests() -> AsyncIterator[Any]:
+        yield api.content.WriteContentRequest(
+            action=api.content.WRITE, ref=ref, offset=0, data=b"partial", total=100
+        )
+        await asyncio.Event().wait()  # the writer never comes back
+
+    call = client.content.Write(requests())
+    await call.read()
+    return call

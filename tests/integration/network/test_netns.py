@@ -67,3 +67,20 @@ async def test_many_at_once(cni_env: CniEnv) -> None:
     assert sorted(await namespaces.list()) == sorted(paths)
     await asyncio.gather(*(namespaces.remove(p) for p in paths))
     assert await namespaces.list() == []
+
+
+async def test_instances_sharing_the_directory_see_only_their_own_pins(cni_env: CniEnv) -> None:
+    from adapters.netns.namespaces import PyrouteNamespaces, instance_id
+
+    one = PyrouteNamespaces(str(cni_env.netns_dir), instance_id("/var/lib/hexcri-a", "k8s.io"))
+    two = PyrouteNamespaces(str(cni_env.netns_dir), instance_id("/var/lib/hexcri-b", "k8s.io"))
+    sandbox_id = "12" * 32
+    mine, theirs = await one.create(sandbox_id), await two.create(sandbox_id)
+    try:
+        assert mine != theirs and os.path.basename(mine).endswith(sandbox_id)
+        assert await one.list() == [mine]
+        assert await two.list() == [theirs]
+        assert await cni_env.namespaces().list() == []  # nor an instance without a name
+    finally:
+        await one.remove(mine)
+        await two.remove(theirs)

@@ -330,3 +330,16 @@ async def test_a_finished_or_failed_add_leaves_no_intent(
         await net.setup(request(netns))
     assert os.listdir(tmp_path / "cache" / "hexcri-adds") == []
     assert await net.owned() == []
+
+
+async def test_owned_names_only_this_instances_sandboxes(
+    tmp_path: Path, fakes: FakePlugins, netns: Path
+) -> None:
+    """Two hexcri sharing a cache dir: recovery of one never tears down the other's pods."""
+    write_conflist(tmp_path / "net.d", CHAIN)
+    ours = network(tmp_path, fakes, instance="aaaa1111")
+    theirs = network(tmp_path, fakes, instance="bbbb2222")
+    await ours.setup(request(netns))
+    assert await ours.owned() == [ID]
+    assert await theirs.owned() == []
+    await ours.teardown(request(netns))
