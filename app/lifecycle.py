@@ -9,6 +9,7 @@ import signal
 
 from adapters.cri.server import start_server, stop_server
 from adapters.streaming.server import StreamingServer
+from app import metrics
 from app.container import Application
 from app.info import cri_config
 from app.settings import Settings
@@ -54,6 +55,9 @@ async def serve(settings: Settings) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stopping.set)
+    exporter = metrics.start(settings.metrics_address, ctx) if settings.metrics_address else None
+    if exporter is not None:
+        log.info("metrics on http://%s/metrics", exporter.address)
     watcher = asyncio.create_task(watch_runtime_events(ctx), name="runtime-events")
     if await _recovered(ctx, stopping):
         streaming = StreamingServer(ctx, settings.streaming_address, app.backend().dialer)
@@ -71,3 +75,5 @@ async def serve(settings: Settings) -> None:
     with contextlib.suppress(asyncio.CancelledError):
         await watcher
     await app.backend().close()
+    if exporter is not None:
+        exporter.stop()

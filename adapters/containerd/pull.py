@@ -17,10 +17,12 @@ import functools
 import json
 import logging
 import secrets
+import time
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
 from google.protobuf import field_mask_pb2
+from prometheus_client import Counter, Histogram
 
 from adapters.containerd import api
 from adapters.containerd.client import ContainerdClient
@@ -44,6 +46,14 @@ GC_SNAPSHOT = "containerd.io/gc.ref.snapshot"
 UNCOMPRESSED = "containerd.io/uncompressed"
 MAX_CONFIG_BYTES = 8 * 1024 * 1024
 T = TypeVar("T")
+
+PULLS = Counter("hexcri_image_pulls", "Image pulls asked for, by result", ["result"])
+PULL_BYTES = Counter("hexcri_image_pull_bytes", "Bytes of blobs fetched from registries")
+PULL_SECONDS = Histogram(
+    "hexcri_image_pull_duration_seconds",
+    "Time of an image pull, successful or not",
+    buckets=(0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800),
+)
 
 
 class ContainerdImagePuller:
@@ -69,10 +79,19 @@ class ContainerdImagePuller:
         self._unpacks: dict[str, asyncio.Task[None]] = {}
 
     async def pull(self, reference: Reference, auth: AuthConfig | None) -> Image:
+        started, result = time.monotonic(), "failure"
         try:
-            return await _shared(self._pulls, str(reference), lambda: self._pull(reference, auth))
+            image = await _shared(self._pulls, str(reference), lambda: self._pull(reference, auth))
+            result = "success"
+            return image
         except ResourceExhausted as full:
             raise ResourceExhausted(f"pulling image {reference}: {full}") from full
+        except asyncio.CancelledError:
+            result = "cancelled"
+            raise
+        finally:
+            PULLS.labels(result).inc()
+            PULL_SECONDS.observe(time.monotonic() - started)
 
     # --- one pull ---------------------------------------------------------------------------
 
@@ -164,6 +183,7 @@ class ContainerdImagePuller:
                 return
             stream = self.registry.fetch(reference, desc, auth)
             await self.content.write(desc.digest, desc.size, stream, labels, lease)
+            PULL_BYTES.inc(desc.size)
 
         await _shared(self._blobs, desc.digest, write)
 
@@ -177,6 +197,7 @@ class ContainerdImagePuller:
         out = bytearray()
         async for chunk in self.registry.fetch(reference, desc, auth):
             out += chunk
+        PULL_BYTES.inc(len(out))
         return bytes(out)
 
     async def _documents(
