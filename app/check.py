@@ -55,7 +55,7 @@ async def containerd(settings: Settings) -> list[Finding]:
                 Finding(
                     "containerd",
                     False,
-                    f"not reachable at {address}: {exc}",
+                    str(exc) if isinstance(exc, HexcriError) else f"no answer from {address}",
                     "start containerd (systemctl start containerd) or set containerd.address",
                 )
             ]
@@ -164,8 +164,8 @@ async def sandbox_image(settings: Settings) -> list[Finding]:
             return [Finding(name, True, f"{ref} present")]
         except NotFound:
             pass
-        except (HexcriError, TimeoutError) as exc:
-            return [Finding(name, False, f"{ref}: {exc}", "start containerd")]
+        except (HexcriError, TimeoutError):
+            return [Finding(name, False, f"{ref}: cannot ask containerd", "start containerd")]
     registry = RegistryClient(HostsConfig(settings.registry.config_path))
     try:
         resolved = await asyncio.wait_for(registry.resolve(ref, None), TIMEOUT * 3)
