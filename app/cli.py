@@ -36,7 +36,9 @@ def _parser() -> argparse.ArgumentParser:
         description="A Kubernetes CRI server on containerd, CNI and OCI registries.",
         parents=[GLOBAL],
     )
-    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    sub = parser.add_subparsers(
+        dest="command", required=True, metavar="COMMAND", help="what to do (COMMAND --help: more)"
+    )
     serve = _command(
         sub,
         "serve",
@@ -89,7 +91,7 @@ def _parser() -> argparse.ArgumentParser:
         help="the container's command (default: echo hello from hexcri)",
     )
     show = _command(sub, "config", "configuration", "Show hexcri's configuration.")
-    actions = show.add_subparsers(dest="action", metavar="ACTION")
+    actions = show.add_subparsers(dest="action", metavar="ACTION", help="show (the default)")
     actions.add_parser(
         "show",
         help="print the effective configuration as JSON",
