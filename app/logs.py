@@ -17,6 +17,7 @@ from adapters.cri.telemetry import CURRENT
 
 TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s%(rpc_fields)s"
 CHATTY = ("httpx", "httpcore")  # a line per registry request: debug only
+QUIET = ("grpc._cython.cygrpc",)  # "Loaded running loop" at every call, even at debug
 
 
 class RpcFields(logging.Filter):
@@ -68,6 +69,8 @@ def setup(level: str, fmt: str = "text", stream: TextIO | None = None) -> loggin
         root.removeHandler(old)
     root.addHandler(handler)
     root.setLevel(level.upper())
+    for quiet in QUIET:
+        logging.getLogger(quiet).setLevel(logging.INFO)
     if root.level > logging.DEBUG:
         for chatty in CHATTY:
             logging.getLogger(chatty).setLevel(logging.WARNING)
