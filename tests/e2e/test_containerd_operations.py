@@ -107,8 +107,8 @@ async def test_metrics_after_a_pod_lifecycle(
     assert after['hexcri_cni_operation_duration_seconds_count{operation="DEL"}'] >= 1
     assert after.get('hexcri_cni_operation_failures_total{operation="ADD"}', 0) == 0
     # the sandbox's and the app's containerd container; a fresh pull's layers are not there yet
-    containerd_calls = 'hexcri_containerd_request_duration_seconds_count{method="Containers/Create"}'
-    assert after[containerd_calls] == 2
+    created = 'hexcri_containerd_request_duration_seconds_count{method="Containers/Create"}'
+    assert after[created] == 2
     not_found = 'hexcri_containerd_request_errors_total{code="NOT_FOUND",method="Snapshots/Stat"}'
     assert after[not_found] >= 1
     assert 1e6 < after["process_resident_memory_bytes"] < 4e9
