@@ -5,10 +5,11 @@ BIN := $(VENV)/bin
 SOCKET ?= /tmp/hexcri-demo/hexcri.sock
 PODS ?= 50
 
-# Debian packages the real stack and the integration tests need.
+# Debian packages the real stack and the integration tests need (systemd: systemd-analyze
+# verify of the unit).
 DEBS := containerd runc containernetworking-plugins iptables docker-registry busybox-static \
 	gcc libc6-dev golang-github-containerd-containerd-dev golang-github-gogo-protobuf-dev \
-	golang-github-containerd-cgroups-dev
+	golang-github-containerd-cgroups-dev systemd
 
 .PHONY: deps setup protos up up-memory bench test lint typecheck imports unit clean install
 

@@ -7,9 +7,11 @@ from __future__ import annotations
 import asyncio
 import base64
 import os
+import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import urllib.request
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -22,6 +24,7 @@ from cri_api.v1 import api_pb2_grpc as cri_grpc
 from tests.e2e.conftest import Cri
 from tests.e2e.test_containerd_socket import container_config, pod_config, wait_state
 from tests.support import oci
+from tests.support.daemon import start_daemon, stop_daemon
 from tests.support.registry import IDENTITY_TOKEN, PASSWORD, USERNAME, Front, Registry
 from tests.support.stack import BUSYBOX, Stack, containerd_cri_beside, running_stack
 
@@ -205,3 +208,50 @@ def test_hexcri_check_on_the_test_node(tmp_path: Path) -> None:
         assert down.returncode == 1
         first = down.stdout.splitlines()[0]
         assert first.startswith("FAIL  containerd: ") and "fix: start containerd" in first
+
+
+_CONTAINERD = """\
+version = 2
+root = "{root}/root"
+state = "{root}/state"
+{imports}
+[grpc]
+  address = "{root}/containerd.sock"
+[ttrpc]
+  address = "{root}/containerd.sock.ttrpc"
+[debug]
+  address = "{root}/debug.sock"
+[plugins."io.containerd.internal.v1.opt"]
+  path = "{root}/opt"
+"""
+
+
+@pytest.mark.parametrize("snippet", [False, True])
+def test_the_installed_containerd_snippet_turns_its_cri_plugin_off(
+    snippet: bool, tmp_path: Path
+) -> None:
+    """containerd's default config runs its CRI plugin (check fails on that line); importing
+    deploy/containerd-config.toml turns it off (check passes it)."""
+    root = Path(tempfile.mkdtemp(prefix="hexcri-snip-"))  # short: unix socket paths
+    imports = f'imports = ["{REPO / "deploy" / "containerd-config.toml"}"]' if snippet else ""
+    (root / "config.toml").write_text(_CONTAINERD.format(root=root, imports=imports))
+    address = root / "containerd.sock"
+    process = start_daemon(
+        ["/usr/bin/containerd", "--config", str(root / "config.toml")],
+        root / "containerd.log",
+        address.exists,
+        "containerd",
+    )
+    try:
+        config = tmp_path / "config.toml"
+        config.write_text(f'[containerd]\naddress = "{address}"\n')
+        lines = check(config).stdout.splitlines()
+    finally:
+        stop_daemon(process)
+        subprocess.run(["umount", "-R", str(root)], capture_output=True)
+        shutil.rmtree(root, ignore_errors=True)
+    (cri_line,) = [line for line in lines if "containerd CRI plugin" in line]
+    if snippet:
+        assert cri_line == "ok    containerd CRI plugin: io.containerd.grpc.v1.cri disabled"
+    else:
+        assert cri_line.startswith("FAIL  containerd CRI plugin:"), lines
