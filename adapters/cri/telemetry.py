@@ -91,35 +91,49 @@ def _code(context: grpc.aio.ServicerContext[Any, Any], failure: BaseException | 
     return grpc.StatusCode.OK.name if failure is None else grpc.StatusCode.UNKNOWN.name
 
 
+class _Series:
+    """One RPC's metric children, looked up once."""
+
+    def __init__(self, rpc: str) -> None:
+        self.rpc = rpc
+        self.seconds = REQUEST_SECONDS.labels(rpc)
+        self.in_flight = IN_FLIGHT.labels(rpc)
+        self.ok = REQUESTS.labels(rpc, "OK")
+
+
 class _Recorder:
     """The bookkeeping of one call: start, request log, end."""
 
-    def __init__(self, rpc: str, request: Message) -> None:
-        self.call = RpcCall(rpc, started=time.monotonic())
+    def __init__(self, series: _Series, request: Message) -> None:
+        self.series = series
+        self.call = RpcCall(series.rpc, started=time.monotonic())
         _ids(request, self.call)
         self._token = CURRENT.set(self.call)
-        IN_FLIGHT.labels(rpc).inc()
+        series.in_flight.inc()
         if log.isEnabledFor(logging.DEBUG):
-            log.debug("%s request: %s", rpc, body(request))
+            log.debug("%s request: %s", series.rpc, body(request))
 
     def finish(
         self, context: grpc.aio.ServicerContext[Any, Any], failure: BaseException | None
     ) -> None:
-        rpc = self.call.rpc
+        series, rpc = self.series, self.call.rpc
         code = _code(context, failure)
-        REQUEST_SECONDS.labels(rpc).observe(self.call.elapsed)
-        REQUESTS.labels(rpc, code).inc()
-        IN_FLIGHT.labels(rpc).dec()
+        series.seconds.observe(self.call.elapsed)
+        series.in_flight.dec()
         if code == "OK":
+            series.ok.inc()
             log.debug("%s done", rpc)
         else:
+            REQUESTS.labels(rpc, code).inc()
             log.info("%s failed: %s", rpc, code)
         CURRENT.reset(self._token)
 
 
 def _unary(rpc: str, inner: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Any]]:
+    series = _Series(rpc)
+
     async def behaviour(request: Message, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
-        recorder = _Recorder(rpc, request)
+        recorder = _Recorder(series, request)
         failure: BaseException | None = None
         try:
             response = await inner(request, context)
@@ -136,10 +150,12 @@ def _unary(rpc: str, inner: Callable[..., Awaitable[Any]]) -> Callable[..., Awai
 
 
 def _streaming(rpc: str, inner: Callable[..., AsyncIterator[Any]]) -> Callable[..., Any]:
+    series = _Series(rpc)
+
     async def behaviour(
         request: Message, context: grpc.aio.ServicerContext[Any, Any]
     ) -> AsyncIterator[Any]:
-        recorder = _Recorder(rpc, request)
+        recorder = _Recorder(series, request)
         failure: BaseException | None = None
         try:
             async for item in inner(request, context):
@@ -154,7 +170,11 @@ def _streaming(rpc: str, inner: Callable[..., AsyncIterator[Any]]) -> Callable[.
 
 
 class TelemetryInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
-    """Wraps the CRI's unary and server-streaming handlers with `_Recorder`."""
+    """Wraps the CRI's unary and server-streaming handlers with `_Recorder`, once per method
+    (grpc.aio asks the interceptor at every call)."""
+
+    def __init__(self) -> None:
+        self._wrapped: dict[int, tuple[grpc.RpcMethodHandler, grpc.RpcMethodHandler]] = {}
 
     async def intercept_service(
         self,
@@ -164,7 +184,15 @@ class TelemetryInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
         handler = await continuation(handler_call_details)
         if handler is None:
             return handler
-        rpc = str(handler_call_details.method).rsplit("/", 1)[-1]
+        known = self._wrapped.get(id(handler))
+        if known is not None and known[0] is handler:
+            return known[1]
+        wrapped = self._wrap(str(handler_call_details.method).rsplit("/", 1)[-1], handler)
+        self._wrapped[id(handler)] = (handler, wrapped)
+        return wrapped
+
+    @staticmethod
+    def _wrap(rpc: str, handler: grpc.RpcMethodHandler) -> grpc.RpcMethodHandler:
         if handler.unary_unary is not None:
             return grpc.unary_unary_rpc_method_handler(
                 _unary(rpc, handler.unary_unary),
