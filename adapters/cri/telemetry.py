@@ -174,7 +174,8 @@ class TelemetryInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
     (grpc.aio asks the interceptor at every call)."""
 
     def __init__(self) -> None:
-        self._wrapped: dict[int, tuple[grpc.RpcMethodHandler, grpc.RpcMethodHandler]] = {}
+        # method → (grpc's handler, ours): bounded by the services' methods
+        self._wrapped: dict[str, tuple[grpc.RpcMethodHandler, grpc.RpcMethodHandler]] = {}
 
     async def intercept_service(
         self,
@@ -184,11 +185,12 @@ class TelemetryInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
         handler = await continuation(handler_call_details)
         if handler is None:
             return handler
-        known = self._wrapped.get(id(handler))
+        method = str(handler_call_details.method)
+        known = self._wrapped.get(method)
         if known is not None and known[0] is handler:
             return known[1]
-        wrapped = self._wrap(str(handler_call_details.method).rsplit("/", 1)[-1], handler)
-        self._wrapped[id(handler)] = (handler, wrapped)
+        wrapped = self._wrap(method.rsplit("/", 1)[-1], handler)
+        self._wrapped[method] = (handler, wrapped)
         return wrapped
 
     @staticmethod
