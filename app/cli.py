@@ -23,6 +23,13 @@ GLOBAL.add_argument(
 )
 
 
+def _address(value: str) -> str:
+    try:
+        return config.Settings._host_port(value)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from exc
+
+
 def _command(
     sub: argparse._SubParsersAction[argparse.ArgumentParser], name: str, summary: str, text: str
 ) -> argparse.ArgumentParser:
@@ -60,6 +67,7 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--metrics-address",
         metavar="HOST:PORT",
+        type=_address,
         help="serve Prometheus /metrics here; overrides `metrics_address`",
     )
     _command(

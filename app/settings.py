@@ -7,7 +7,7 @@ import tomllib
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -78,6 +78,14 @@ class Settings(BaseSettings):
     containerd: ContainerdSettings = ContainerdSettings()
     cni: CniSettings = CniSettings()
     registry: RegistrySettings = RegistrySettings()
+
+    @field_validator("metrics_address")
+    @classmethod
+    def _host_port(cls, value: str) -> str:
+        _, sep, port = value.rpartition(":")
+        if value and not (sep and port.isdigit() and int(port) < 65536):
+            raise ValueError("expected host:port, e.g. 127.0.0.1:9464 (or \"\" for no endpoint)")
+        return value
 
     @classmethod
     def settings_customise_sources(

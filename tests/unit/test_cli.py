@@ -116,3 +116,17 @@ def test_a_missing_file_is_named(tmp_path: Path, capsys: pytest.CaptureFixture[s
     missing = str(tmp_path / "nope.toml")
     assert cli.main(["serve", "--config", missing]) == 2
     assert missing in capsys.readouterr().err
+
+
+def test_a_bad_metrics_address_is_refused_in_the_file_and_on_the_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = write(tmp_path / "config.toml", 'metrics_address = "9464"\n')
+    assert cli.main(["serve", "--config", path]) == 2
+    assert f"{path}: key metrics_address: Value error, expected host:port" in (
+        capsys.readouterr().err
+    )
+    with pytest.raises(SystemExit) as refused:
+        cli.main(["serve", "--metrics-address", "localhost"])
+    assert refused.value.code == 2
+    assert "argument --metrics-address: expected host:port" in capsys.readouterr().err
