@@ -83,11 +83,15 @@ def split_address(address: str) -> tuple[str, int]:
 def start(address: str, ctx: Context) -> MetricsServer:
     """Serve /metrics on `address` (port 0: a free one) in a thread."""
     host, port = split_address(address)
-    collector = StoreCollector(ctx)
-    REGISTRY.register(collector)
     try:
         server, thread = start_http_server(port, host)
+    except OSError as exc:
+        raise OSError(exc.errno, f"metrics_address {address}: cannot serve there: {exc}") from exc
+    collector = StoreCollector(ctx)
+    try:
+        REGISTRY.register(collector)
     except BaseException:
-        REGISTRY.unregister(collector)
+        server.shutdown()
+        server.server_close()
         raise
     return MetricsServer(server, thread, collector)

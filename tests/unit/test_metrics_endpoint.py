@@ -61,3 +61,14 @@ def test_addresses() -> None:
     assert metrics.split_address("127.0.0.1:9464") == ("127.0.0.1", 9464)
     assert metrics.split_address("[::1]:9464") == ("::1", 9464)
     assert metrics.split_address(":9464") == ("127.0.0.1", 9464)
+
+
+async def test_a_taken_port_names_the_setting(ctx: Context) -> None:
+    first = metrics.start("127.0.0.1:0", ctx)
+    try:
+        with pytest.raises(OSError, match=re.escape("metrics_address 127.0.0.1:")):
+            metrics.start(first.address, ctx)
+        assert REGISTRY.get_sample_value("hexcri_images") is not None  # the first's collector
+    finally:
+        first.stop()
+    assert REGISTRY.get_sample_value("hexcri_images") is None
