@@ -120,7 +120,7 @@ def load(config_path: str | None = None) -> Settings:
     """Settings from `config_path` (or $HEXCRI_CONFIG, or the default file) and the env.
 
     Raises FileNotFoundError for a missing `config_path` and ConfigError naming the file (or
-    environment variable) and key of the first bad setting.
+    environment variable) and key of each bad setting.
     """
     if config_path is not None:
         if not Path(config_path).exists():
