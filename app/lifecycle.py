@@ -9,7 +9,7 @@ import signal
 
 from adapters.cri.server import start_server, stop_server
 from adapters.streaming.server import StreamingServer
-from app import metrics
+from app import metrics, systemd
 from app.container import Application
 from app.info import cri_config
 from app.settings import Settings
@@ -67,8 +67,10 @@ async def serve(settings: Settings) -> None:
         log.info("hexcri %s serving CRI on %s (%s backend), streaming on %s",
                  ctx.settings.runtime_version, settings.socket, settings.backend,
                  streaming.base_url)  # fmt: skip
+        systemd.notify("READY=1")
         await stopping.wait()
         log.info("shutting down")
+        systemd.notify("STOPPING=1")
         await stop_server(server, GRACE_SECONDS)
         await streaming.stop()
     watcher.cancel()
