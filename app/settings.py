@@ -84,7 +84,7 @@ class Settings(BaseSettings):
     def _host_port(cls, value: str) -> str:
         _, sep, port = value.rpartition(":")
         if value and not (sep and port.isdigit() and int(port) < 65536):
-            raise ValueError("expected host:port, e.g. 127.0.0.1:9464 (or \"\" for no endpoint)")
+            raise ValueError('expected host:port, e.g. 127.0.0.1:9464 (or "" for no endpoint)')
         return value
 
     @classmethod

@@ -51,7 +51,7 @@ async def start_server(
         options=[
             ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
             ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
-        ]
+        ],
     )
     cri_grpc.add_RuntimeServiceServicer_to_server(RuntimeServicer(ctx, streaming, config), server)  # type: ignore[no-untyped-call]
     cri_grpc.add_ImageServiceServicer_to_server(ImageServicer(ctx), server)  # type: ignore[no-untyped-call]
