@@ -52,7 +52,7 @@ class JsonFormatter(logging.Formatter):
         }
         for key in ("rpc", "pod", "container", "duration"):
             value = getattr(record, key, None)
-            if value:
+            if value is not None and value != "":
                 out[key] = value
         if record.exc_info:
             out["exc"] = self.formatException(record.exc_info)

@@ -22,7 +22,7 @@ from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
 from google.protobuf import field_mask_pb2
-from prometheus_client import Counter, Histogram
+from prometheus_client import Counter, Gauge, Histogram
 
 from adapters.containerd import api
 from adapters.containerd.client import ContainerdClient
@@ -48,6 +48,7 @@ MAX_CONFIG_BYTES = 8 * 1024 * 1024
 T = TypeVar("T")
 
 PULLS = Counter("hexcri_image_pulls", "Image pulls asked for, by result", ["result"])
+PULLS_IN_FLIGHT = Gauge("hexcri_image_pulls_in_flight", "Image pulls being answered")
 PULL_BYTES = Counter("hexcri_image_pull_bytes", "Bytes of blobs fetched from registries")
 PULL_SECONDS = Histogram(
     "hexcri_image_pull_duration_seconds",
@@ -80,6 +81,7 @@ class ContainerdImagePuller:
 
     async def pull(self, reference: Reference, auth: AuthConfig | None) -> Image:
         started, result = time.monotonic(), "failure"
+        PULLS_IN_FLIGHT.inc()
         try:
             image = await _shared(self._pulls, str(reference), lambda: self._pull(reference, auth))
             result = "success"
@@ -90,6 +92,7 @@ class ContainerdImagePuller:
             result = "cancelled"
             raise
         finally:
+            PULLS_IN_FLIGHT.dec()
             PULLS.labels(result).inc()
             PULL_SECONDS.observe(time.monotonic() - started)
 

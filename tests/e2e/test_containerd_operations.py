@@ -104,6 +104,7 @@ async def test_metrics_after_a_pod_lifecycle(
     # busybox and the pause image, both fetched from the registry
     assert after['hexcri_image_pulls_total{result="success"}'] == 2
     assert after["hexcri_image_pull_duration_seconds_count"] == 2
+    assert after["hexcri_image_pulls_in_flight"] == 0
     layers = sum(layer["size"] for layer in oci.busybox_image().manifest["layers"])
     assert after["hexcri_image_pull_bytes_total"] > layers
     assert after['hexcri_cni_operation_duration_seconds_count{operation="ADD"}'] == 1
