@@ -60,7 +60,7 @@ def test_the_default_config_loads_with_every_key_known(monkeypatch: pytest.Monke
     monkeypatch.setenv("HEXCRI_CONFIG", str(DEPLOY / "config.toml"))
     settings = Settings()
     assert settings.socket == "/run/hexcri/hexcri.sock"
-    assert settings.metrics_address.startswith("127.0.0.1:")  # on, and on loopback only
+    assert settings.metrics_address == ""  # off unless the operator turns it on
 
 
 def test_the_containerd_snippet_disables_its_cri_plugin() -> None:
