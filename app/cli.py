@@ -1,36 +1,132 @@
-"""The `hexcri` command line: serve, play, version, config show, demo."""
+"""The `hexcri` command line: serve, check, play, version, config show, demo.
+
+Global options (`--config`) are accepted before or after the subcommand: each subcommand
+takes them through `GLOBAL` as an argparse parent, with SUPPRESS defaults so that a value
+given before the subcommand is not overwritten by the subcommand's default.
+"""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import logging
 import sys
 
 from app import settings as config
 from app.container import VERSION
 
+GLOBAL = argparse.ArgumentParser(add_help=False)
+GLOBAL.add_argument(
+    "--config",
+    metavar="FILE",
+    default=argparse.SUPPRESS,
+    help=f"TOML config file (default: $HEXCRI_CONFIG, else {config.DEFAULT_CONFIG})",
+)
+
+
+def _address(value: str) -> str:
+    try:
+        return config.Settings._host_port(value)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from exc
+
+
+def _command(
+    sub: argparse._SubParsersAction[argparse.ArgumentParser], name: str, summary: str, text: str
+) -> argparse.ArgumentParser:
+    """A subcommand that takes the global options too."""
+    return sub.add_parser(name, help=summary, description=text, parents=[GLOBAL])
+
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="hexcri", description="A Kubernetes CRI server.")
-    parser.add_argument("--config", help=f"TOML config file (default {config.DEFAULT_CONFIG})")
-    sub = parser.add_subparsers(dest="command", required=True)
-    serve = sub.add_parser("serve", help="serve the CRI on a unix socket")
-    serve.add_argument("--backend", choices=["memory", "containerd"])
-    serve.add_argument("--socket", help="unix socket path")
-    sub.add_parser("version", help="print the version")
-    demo = sub.add_parser("demo", help="run one pod through a running hexcri's CRI socket")
-    demo.add_argument("--socket", default="/run/hexcri/hexcri.sock")
-    demo.add_argument("--image", default="docker.io/library/busybox:latest")
-    demo.add_argument("cmd", metavar="COMMAND", nargs="*", default=["echo", "hello from hexcri"])
+    parser = argparse.ArgumentParser(
+        prog="hexcri",
+        description="A Kubernetes CRI server on containerd, CNI and OCI registries.",
+        parents=[GLOBAL],
+    )
+    sub = parser.add_subparsers(
+        dest="command", required=True, metavar="COMMAND", help="what to do (COMMAND --help: more)"
+    )
+    serve = _command(
+        sub,
+        "serve",
+        "serve the CRI on a unix socket",
+        "Serve the CRI (RuntimeService, ImageService) on a unix socket until SIGTERM.",
+    )
+    serve.add_argument(
+        "--backend",
+        choices=["memory", "containerd"],
+        help="containerd (real containers) or memory (the simulator); overrides `backend`",
+    )
+    serve.add_argument("--socket", metavar="PATH", help="the CRI socket; overrides `socket`")
+    serve.add_argument(
+        "--log-level", metavar="LEVEL", help="DEBUG, INFO, WARNING...; overrides `log_level`"
+    )
+    serve.add_argument(
+        "--log-format", choices=["text", "json"], help="log line format; overrides `log_format`"
+    )
+    serve.add_argument(
+        "--metrics-address",
+        metavar="HOST:PORT",
+        type=_address,
+        help="serve Prometheus /metrics here; overrides `metrics_address`",
+    )
+    _command(
+        sub,
+        "check",
+        "check that this node is ready for hexcri",
+        "Check containerd (reachable, its CRI plugin off), runc, CNI, cgroups, the sandbox "
+        "image and the addresses hexcri binds; print one line per requirement with a fix for "
+        "each failure; exit 1 if any fails.",
+    )
+    _command(sub, "version", "print the version", "Print hexcri's version and CRI version.")
+    demo = _command(
+        sub,
+        "demo",
+        "run one pod through a running hexcri's CRI socket",
+        "Run one pod with one container through a running hexcri and print its output.",
+    )
+    demo.add_argument(
+        "--socket", default="/run/hexcri/hexcri.sock", help="the CRI socket of the hexcri to use"
+    )
+    demo.add_argument(
+        "--image", default="docker.io/library/busybox:latest", help="the container's image"
+    )
+    demo.add_argument(
+        "cmd",
+        metavar="COMMAND",
+        nargs="*",
+        default=["echo", "hello from hexcri"],
+        help="the container's command (default: echo hello from hexcri)",
+    )
     _play_parser(sub)
-    show = sub.add_parser("config", help="configuration").add_subparsers(dest="action")
-    show.add_parser("show", help="print the effective configuration as JSON")
+    show = _command(sub, "config", "configuration", "Show hexcri's configuration.")
+    actions = show.add_subparsers(dest="action", metavar="ACTION", help="show (the default)")
+    actions.add_parser(
+        "show",
+        help="print the effective configuration as JSON",
+        description="Print the effective configuration (file, environment, defaults) as JSON.",
+        parents=[GLOBAL],
+    )
     return parser
 
 
+def load_settings(args: argparse.Namespace) -> config.Settings | None:
+    """The settings, or None after printing what is wrong with them (file and key)."""
+    try:
+        return config.load(getattr(args, "config", None))
+    except (FileNotFoundError, ValueError) as exc:
+        print(f"hexcri: {exc}", file=sys.stderr)
+        return None
+
+
 def _play_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    play = sub.add_parser("play", help="run the pods of a Kubernetes manifest once, no daemon")
+    play = _command(
+        sub,
+        "play",
+        "run the pods of a Kubernetes manifest once, no daemon",
+        "Run the Pods of a Kubernetes manifest file (with its ConfigMaps and Secrets) once, "
+        "where no hexcri daemon runs: pull, create, start, print their states and pod IPs.",
+    )
     play.add_argument("file", metavar="FILE", help="YAML: Pods, ConfigMaps, Secrets")
     mode = play.add_mutually_exclusive_group()
     mode.add_argument("--down", action="store_true", help="remove the file's pods")
@@ -46,7 +142,9 @@ def _play(args: argparse.Namespace, settings: config.Settings) -> int:
 
     if args.backend:
         settings = settings.model_copy(update={"backend": args.backend})
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    from app import logs
+
+    logs.setup("WARNING", settings.log_format)
     options = Options(args.file, args.down, args.logs, args.follow, args.timeout)
     return play(settings, options)
 
@@ -60,27 +158,30 @@ def main(argv: list[str] | None = None) -> int:
         from app.demo import main as demo
 
         return demo(args.socket, args.image, args.cmd)
-    try:
-        settings = config.load(args.config)
-    except (FileNotFoundError, ValueError) as exc:
-        print(f"hexcri: {exc}", file=sys.stderr)
+    settings = load_settings(args)
+    if settings is None:
         return 2
     if args.command == "config":
         print(settings.model_dump_json(indent=2))
         return 0
+    if args.command == "check":
+        from app.check import main as check
+
+        return check(settings)
     if args.command == "play":
         return _play(args, settings)
-    overrides = {k: v for k, v in (("backend", args.backend), ("socket", args.socket)) if v}
-    settings = settings.model_copy(update=overrides)
-    logging.basicConfig(
-        level=settings.log_level.upper(),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
-    if logging.root.level > logging.DEBUG:  # a line per registry request: debug only
-        for chatty in ("httpx", "httpcore"):
-            logging.getLogger(chatty).setLevel(logging.WARNING)
+    flags = {
+        "backend": args.backend,
+        "socket": args.socket,
+        "log_level": args.log_level,
+        "log_format": args.log_format,
+        "metrics_address": args.metrics_address,
+    }
+    settings = settings.model_copy(update={k: v for k, v in flags.items() if v})
+    from app import logs
     from app.lifecycle import serve
 
+    logs.setup(settings.log_level, settings.log_format)
     asyncio.run(serve(settings))
     return 0
 

@@ -9,7 +9,7 @@ import signal
 
 from adapters.cri.server import start_server, stop_server
 from adapters.streaming.server import StreamingServer
-from app import static_pods
+from app import metrics, static_pods, systemd
 from app.container import Application
 from app.info import cri_config
 from app.settings import Settings
@@ -32,6 +32,9 @@ async def serve(settings: Settings) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stopping.set)
+    exporter = metrics.start(settings.metrics_address, ctx) if settings.metrics_address else None
+    if exporter is not None:
+        log.info("metrics on http://%s/metrics", exporter.address)
     reconciler = Reconciler(ctx)
     await reconciler.restore()
     watcher = asyncio.create_task(watch_runtime_events(ctx), name="runtime-events")
@@ -45,9 +48,11 @@ async def serve(settings: Settings) -> None:
     log.info("hexcri %s serving CRI on %s (%s backend), streaming on %s",
              ctx.settings.runtime_version, settings.socket, settings.backend,
              streaming.base_url)  # fmt: skip
+    systemd.notify("READY=1")
     static = static_pods.start(ctx, settings)
     await stopping.wait()
     log.info("shutting down")
+    systemd.notify("STOPPING=1")
     await static_pods.stop(static)
     await stop_server(server, GRACE_SECONDS)
     await streaming.stop()
@@ -56,3 +61,5 @@ async def serve(settings: Settings) -> None:
         with contextlib.suppress(asyncio.CancelledError):
             await task
     await app.backend().close()
+    if exporter is not None:
+        exporter.stop()

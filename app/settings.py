@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import os
+import tomllib
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -19,6 +20,8 @@ CONFIG_ENV = "HEXCRI_CONFIG"
 
 
 class ContainerdSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     address: str = "/run/containerd/containerd.sock"
     namespace: str = "k8s.io"
     root: str = "/var/lib/containerd"  # containerd's root: where its snapshotter keeps layers
@@ -27,6 +30,8 @@ class ContainerdSettings(BaseModel):
 
 
 class CniSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     bin_dirs: list[str] = ["/opt/cni/bin", "/usr/lib/cni"]
     conf_dir: str = "/etc/cni/net.d"
     cache_dir: str = "/var/lib/cni"
@@ -35,6 +40,8 @@ class CniSettings(BaseModel):
 
 
 class RegistrySettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     config_path: str = "/etc/containerd/certs.d"
     max_concurrent_downloads: int = 3
     no_progress_timeout: float = 300.0
@@ -54,6 +61,10 @@ class Settings(BaseSettings):
     state_dir: str = "/run/hexcri"
     streaming_address: str = "127.0.0.1:0"
     log_level: str = "INFO"
+    # "text" (one line, the RPC's fields in brackets) or "json" (one object a line)
+    log_format: Literal["text", "json"] = "text"
+    # host:port of the Prometheus /metrics endpoint; "" (the default): no endpoint
+    metrics_address: str = ""
     cgroup_driver: Literal["cgroupfs", "systemd"] = "cgroupfs"
     # None: detect whether this process may lower oom_score_adj (containerd's
     # restrict_oom_score_adj); true/false forces it.
@@ -72,6 +83,14 @@ class Settings(BaseSettings):
     cni: CniSettings = CniSettings()
     registry: RegistrySettings = RegistrySettings()
 
+    @field_validator("metrics_address")
+    @classmethod
+    def _host_port(cls, value: str) -> str:
+        _, sep, port = value.rpartition(":")
+        if value and not (sep and port.isdigit() and int(port) < 65536):
+            raise ValueError('expected host:port, e.g. 127.0.0.1:9464 (or "" for no endpoint)')
+        return value
+
     @classmethod
     def settings_customise_sources(
         cls,
@@ -86,10 +105,36 @@ class Settings(BaseSettings):
         return (init_settings, env_settings, toml)
 
 
+class ConfigError(ValueError):
+    """A setting that cannot be used, named by its file (or variable) and key."""
+
+
+def _problem(path: str, error: dict[str, object]) -> str:
+    loc = [str(part) for part in error["loc"]]  # type: ignore[attr-defined]
+    key = ".".join(loc)
+    variable = "HEXCRI_" + "__".join(loc).upper()
+    where = f"environment {variable}" if variable in os.environ else path
+    message = str(error["msg"])
+    if error["type"] == "extra_forbidden":
+        message = "unknown key (see docs/configuration.md for the keys hexcri reads)"
+    return f"{where}: key {key}: {message}"
+
+
 def load(config_path: str | None = None) -> Settings:
-    """Settings from `config_path` (or $HEXCRI_CONFIG, or the default file) and the env."""
+    """Settings from `config_path` (or $HEXCRI_CONFIG, or the default file) and the env.
+
+    Raises FileNotFoundError for a missing `config_path` and ConfigError naming the file (or
+    environment variable) and key of each bad setting.
+    """
     if config_path is not None:
         if not Path(config_path).exists():
             raise FileNotFoundError(f"config file {config_path} does not exist")
         os.environ[CONFIG_ENV] = config_path
-    return Settings()
+    path = os.environ.get(CONFIG_ENV, DEFAULT_CONFIG)
+    try:
+        return Settings()
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from exc
+    except ValidationError as exc:
+        problems = [_problem(path, dict(e)) for e in exc.errors()]
+        raise ConfigError("; ".join(problems)) from exc

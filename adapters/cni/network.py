@@ -8,8 +8,11 @@ import dataclasses
 import json
 import logging
 import os
-from collections.abc import AsyncIterator
-from typing import Any
+import time
+from collections.abc import AsyncIterator, Awaitable
+from typing import Any, TypeVar
+
+from prometheus_client import Counter, Histogram
 
 from adapters.cni.cache import PENDING_DIR, CacheEntry, ResultCache
 from adapters.cni.chain import Chain
@@ -23,6 +26,28 @@ from ports.network import NetworkInfo, PodNetworkRequest
 log = logging.getLogger(__name__)
 
 DEFAULT_BIN_DIRS = ("/opt/cni/bin", "/usr/lib/cni")
+
+OPERATION_SECONDS = Histogram(
+    "hexcri_cni_operation_duration_seconds",
+    "Time of a CNI ADD or DEL of a pod's network (the whole plugin chain)",
+    ["operation"],
+    buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60),
+)
+OPERATION_FAILURES = Counter(
+    "hexcri_cni_operation_failures", "Failed CNI ADDs and DELs", ["operation"]
+)
+T = TypeVar("T")
+
+
+async def _measured(operation: str, work: Awaitable[T]) -> T:
+    started = time.monotonic()
+    try:
+        return await work
+    except BaseException:
+        OPERATION_FAILURES.labels(operation).inc()
+        raise
+    finally:
+        OPERATION_SECONDS.labels(operation).observe(time.monotonic() - started)
 
 
 # the loopback network every pod gets (hexcri brings `lo` up itself), as go-cni lists it
@@ -105,7 +130,7 @@ class CniNetwork:
             await asyncio.to_thread(self.pending.write, intent)
             partial: list[dict[str, Any]] = []
             try:
-                result = await self.chain.add(network, rt, partial)
+                result = await _measured("ADD", self.chain.add(network, rt, partial))
                 entry = dataclasses.replace(intent, result=result)
                 await asyncio.to_thread(self.cache.write, entry)
             except BaseException as e:
@@ -230,10 +255,10 @@ class CniNetwork:
         self, network: NetworkConfigList, rt: RuntimeConf, prev: dict[str, Any] | None
     ) -> None:
         if self.teardown_timeout is None:
-            await self.chain.delete(network, rt, prev)
+            await _measured("DEL", self.chain.delete(network, rt, prev))
         else:
             async with asyncio.timeout(self.teardown_timeout):
-                await self.chain.delete(network, rt, prev)
+                await _measured("DEL", self.chain.delete(network, rt, prev))
 
     async def _forget_pending(self, intent: CacheEntry) -> None:
         path = self.pending.path(intent.network_name, intent.container_id, intent.ifname)

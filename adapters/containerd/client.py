@@ -14,6 +14,7 @@ from typing import Any
 
 import grpc
 from grpc import aio
+from prometheus_client import Counter, Histogram
 
 from adapters.containerd import api
 from adapters.containerd.refusals import client_refusal
@@ -34,6 +35,18 @@ DEFAULT_ADDRESS = "/run/containerd/containerd.sock"
 DEFAULT_NAMESPACE = "k8s.io"
 NAMESPACE_HEADER = "containerd-namespace"
 MAX_MESSAGE = 32 * 1024 * 1024
+
+CALL_SECONDS = Histogram(
+    "hexcri_containerd_request_duration_seconds",
+    "Time of a unary call to containerd (retries included), by method",
+    ["method"],
+    buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+)
+CALL_ERRORS = Counter(
+    "hexcri_containerd_request_errors",
+    "Failed calls to containerd, by method and gRPC code",
+    ["method", "code"],
+)
 
 _ERRORS: dict[grpc.StatusCode, type[HexcriError]] = {
     grpc.StatusCode.NOT_FOUND: NotFound,
@@ -86,6 +99,13 @@ class _Interceptor:
         )
 
     async def _unary(self, continuation: Callable[..., Any], details: Any, request: Any) -> Any:
+        method = _method_name(details)
+        with CALL_SECONDS.labels(method).time():
+            return await self._retried(continuation, details, request, method)
+
+    async def _retried(
+        self, continuation: Callable[..., Any], details: Any, request: Any, method: str
+    ) -> Any:
         details = self._details(details)
         budget = self._client.reconnect_timeout
         deadline = time.monotonic() + budget
@@ -99,7 +119,8 @@ class _Interceptor:
                     await asyncio.sleep(min(delay, max(0.0, deadline - time.monotonic())))
                     delay = min(delay * 2, 1.0)
                     continue
-                raise map_error(err, self._client.address, _method_name(details)) from err
+                CALL_ERRORS.labels(method, err.code().name).inc()
+                raise map_error(err, self._client.address, method) from err
 
     async def _stream(self, continuation: Callable[..., Any], details: Any, request: Any) -> Any:
         # The call must start here: grpc.aio wraps the last call a continuation returned.

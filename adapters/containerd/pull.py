@@ -18,8 +18,10 @@ import functools
 import json
 import logging
 import secrets
+import time
 
 from google.protobuf import field_mask_pb2
+from prometheus_client import Counter, Gauge, Histogram
 
 from adapters.containerd import api
 from adapters.containerd.client import ContainerdClient
@@ -43,6 +45,15 @@ GC_CONTENT = "containerd.io/gc.ref.content"
 GC_SNAPSHOT = "containerd.io/gc.ref.snapshot"
 UNCOMPRESSED = "containerd.io/uncompressed"
 MAX_CONFIG_BYTES = 8 * 1024 * 1024
+
+PULLS = Counter("hexcri_image_pulls", "Image pulls asked for, by result", ["result"])
+PULLS_IN_FLIGHT = Gauge("hexcri_image_pulls_in_flight", "Image pulls being answered")
+PULL_BYTES = Counter("hexcri_image_pull_bytes", "Bytes of blobs fetched from registries")
+PULL_SECONDS = Histogram(
+    "hexcri_image_pull_duration_seconds",
+    "Time of an image pull, successful or not",
+    buckets=(0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800),
+)
 
 
 class ContainerdImagePuller:
@@ -68,10 +79,21 @@ class ContainerdImagePuller:
         self._unpacks: SharedWork[None] = SharedWork()
 
     async def pull(self, reference: Reference, auth: AuthConfig | None) -> Image:
+        started, result = time.monotonic(), "failure"
+        PULLS_IN_FLIGHT.inc()
         try:
-            return await self._pulls.run(str(reference), lambda: self._pull(reference, auth))
+            image = await self._pulls.run(str(reference), lambda: self._pull(reference, auth))
+            result = "success"
+            return image
         except ResourceExhausted as full:
             raise ResourceExhausted(f"pulling image {reference}: {full}") from full
+        except asyncio.CancelledError:
+            result = "cancelled"
+            raise
+        finally:
+            PULLS_IN_FLIGHT.dec()
+            PULLS.labels(result).inc()
+            PULL_SECONDS.observe(time.monotonic() - started)
 
     # --- one pull ---------------------------------------------------------------------------
 
@@ -163,6 +185,7 @@ class ContainerdImagePuller:
                 return
             stream = self.registry.fetch(reference, desc, auth)
             await self.content.write(desc.digest, desc.size, stream, labels, lease)
+            PULL_BYTES.inc(desc.size)
 
         await self._blobs.run(desc.digest, write)
 
@@ -176,6 +199,7 @@ class ContainerdImagePuller:
         out = bytearray()
         async for chunk in self.registry.fetch(reference, desc, auth):
             out += chunk
+        PULL_BYTES.inc(len(out))
         return bytes(out)
 
     async def _documents(

@@ -13,6 +13,7 @@ from cri_api.v1 import api_pb2_grpc as cri_grpc
 
 from adapters.cri.decoding import add_guarded
 from adapters.cri.servicer import ImageServicer, RuntimeServicer
+from adapters.cri.telemetry import TelemetryInterceptor
 from domain.services.context import Context
 from ports.streams import StreamingUrls
 
@@ -42,15 +43,16 @@ async def start_server(
     streaming: StreamingUrls | None = None,
     config: dict[str, Any] | None = None,
 ) -> grpc.aio.Server:
-    """Serve RuntimeService and ImageService for `ctx` on `unix://socket_path`; Exec, Attach
-    and PortForward hand out URLs of `streaming` (Unimplemented without it); Status verbose
-    shows `config`."""
+    """Serve RuntimeService and ImageService for `ctx` on `unix://socket_path`, every call
+    timed and counted (`adapters.cri.telemetry`); Exec, Attach and PortForward hand out URLs
+    of `streaming` (Unimplemented without it); Status verbose shows `config`."""
     _prepare_socket(socket_path)
     server = grpc.aio.server(
+        interceptors=[TelemetryInterceptor()],  # metrics and the log context of every call
         options=[
             ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
             ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
-        ]
+        ],
     )
     runtime = RuntimeServicer(ctx, streaming, config)
     add_guarded(cri_grpc.add_RuntimeServiceServicer_to_server, runtime, server)
