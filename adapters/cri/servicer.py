@@ -161,7 +161,11 @@ class RuntimeServicer(cri_grpc.RuntimeServiceServicer):
         containers = self.ctx.containers.of_sandbox(sandbox.id)
         return cri.PodSandboxStatusResponse(
             status=to_cri.pod_sandbox_status(sandbox),
-            info=to_cri.sandbox_info(sandbox) if request.verbose else {},
+            info=(
+                to_cri.sandbox_info(sandbox, sandbox_query.is_reconciling(self.ctx, sandbox.id))
+                if request.verbose
+                else {}
+            ),
             containers_statuses=[self._container_status(c) for c in containers],
             timestamp=self.ctx.ports.clock.now_ns(),
         )
@@ -252,7 +256,13 @@ class RuntimeServicer(cri_grpc.RuntimeServiceServicer):
         container = container_query.container_status(self.ctx, request.container_id)
         return cri.ContainerStatusResponse(
             status=self._container_status(container),
-            info=to_cri.container_info(container) if request.verbose else {},
+            info=(
+                to_cri.container_info(
+                    container, sandbox_query.is_reconciling(self.ctx, container.id)
+                )
+                if request.verbose
+                else {}
+            ),
         )
 
     @unary

@@ -104,10 +104,11 @@ def pod_sandbox_status(sandbox: Sandbox) -> cri.PodSandboxStatus:
     )
 
 
-def sandbox_info(sandbox: Sandbox) -> dict[str, str]:
+def sandbox_info(sandbox: Sandbox, reconciling: bool = False) -> dict[str, str]:
     return info(
         {
             "id": sandbox.id,
+            "reconciling": reconciling,
             "pid": sandbox.pid,
             "netnsPath": sandbox.netns_path,
             "ips": list(sandbox.ips),
@@ -195,10 +196,11 @@ def container_status(
     )
 
 
-def container_info(container: Container) -> dict[str, str]:
+def container_info(container: Container, reconciling: bool = False) -> dict[str, str]:
     return info(
         {
             "id": container.id,
+            "reconciling": reconciling,
             "sandboxID": container.sandbox_id,
             "pid": container.pid,
             "oomKilled": container.oom_killed,

@@ -78,6 +78,9 @@ class Context:
     locks: ObjectLocks = field(default_factory=ObjectLocks)
     # The previous cpu sample of each container and pod, for the stats' usage_nano_cores.
     cpu_rates: CpuRates = field(default_factory=CpuRates)
+    # Sandbox and container IDs restored from the record that recovery has not yet matched
+    # with the runtime: listed with their recorded state, marked as being reconciled.
+    reconciling: set[str] = field(default_factory=set)
 
     def __post_init__(self) -> None:
         self.images.pin(str(parse(self.settings.sandbox_image)))

@@ -49,7 +49,7 @@ class Reconciler:
         self.ctx = ctx
         # everything older than this was made before this process: no running call owns it
         self.started_ns = ctx.ports.clock.now_ns()
-        self.pending: set[str] = set()  # sandbox and container ids not matched yet
+        self.pending = ctx.reconciling  # sandbox and container ids not matched yet
         self._interrupted: list[Sandbox | Container] = []  # not committed: rolled back
         self._images_loaded = False
         self._released = False

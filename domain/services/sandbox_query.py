@@ -89,3 +89,9 @@ async def list_pod_sandbox_stats(
     found = list(await asyncio.gather(*(pod_sandbox_stats(ctx, s.id) for s in ready)))
     forget_removed(ctx)
     return found
+
+
+def is_reconciling(ctx: Context, object_id: str) -> bool:
+    """Whether recovery has yet to match this sandbox or container with the runtime (its
+    listed state is the recorded one until then)."""
+    return object_id in ctx.reconciling

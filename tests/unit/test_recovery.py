@@ -136,6 +136,7 @@ async def test_a_task_that_does_not_answer_keeps_its_recorded_state_until_it_ans
     await reconciler.restore()
     assert await reconciler.reconcile_once() is False
     assert reconciler.pending == {sid, cid}
+    assert sandbox_query.is_reconciling(fresh, sid) and sandbox_query.is_reconciling(fresh, cid)
     # no verdict from a timeout: the record stands, in memory and on disk
     assert sandbox_query.pod_sandbox_status(fresh, sid).state == SandboxState.READY
     assert container_query.container_status(fresh, cid).state == ContainerState.RUNNING
@@ -150,6 +151,8 @@ async def test_a_task_that_does_not_answer_keeps_its_recorded_state_until_it_ans
     assert exited.finished_at == exited_at  # the real time
     assert recorded(backend, cid) == ContainerState.EXITED
     assert sandbox_query.pod_sandbox_status(fresh, sid).state == SandboxState.READY
+    assert not sandbox_query.is_reconciling(fresh, sid)
+    assert not sandbox_query.is_reconciling(fresh, cid)
 
 
 async def test_the_background_reconciler_asks_again_until_settled(

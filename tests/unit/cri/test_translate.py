@@ -324,6 +324,8 @@ def test_pod_sandbox_status_round_trip() -> None:
     )
     info = json.loads(to_cri.sandbox_info(sandbox())["info"])
     assert info["pid"] == 42 and info["config"]["metadata"]["name"] == "web"
+    assert info["reconciling"] is False
+    assert json.loads(to_cri.sandbox_info(sandbox(), True)["info"])["reconciling"] is True
 
 
 def container(**kw: object) -> Container:
