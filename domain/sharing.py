@@ -20,7 +20,8 @@ class _Work(Generic[T]):
 class SharedWork(Generic[T]):
     """`run(key, start)` runs `start()` once per key at a time; concurrent callers await the
     same task. A caller that is cancelled stops waiting without disturbing the others; the
-    last one to go cancels the work (which then cleans up after itself)."""
+    last one to go cancels the work and waits for it to clean up after itself (an aborted
+    ingest, a closed connection), so that what the caller does next finds it done."""
 
     def __init__(self) -> None:
         self._work: dict[str, _Work[T]] = {}
@@ -45,6 +46,7 @@ class SharedWork(Generic[T]):
             if not work.waiters and not work.task.done():
                 self._forget(key, work)  # a caller arriving now starts afresh
                 work.task.cancel()
+                await asyncio.shield(asyncio.wait({work.task}))
 
     def _forget(self, key: str, work: _Work[T]) -> None:
         if self._work.get(key) is work:

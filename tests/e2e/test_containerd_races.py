@@ -6,6 +6,7 @@ The calls are made from a thread pool on blocking channels, so that they reach h
 
 from __future__ import annotations
 
+import asyncio
 import os
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
@@ -40,9 +41,7 @@ def io_dirs(stack: Stack) -> list[str]:
     return sorted({os.path.basename(os.path.dirname(f)) for f in fifos})
 
 
-def one_shim_for_the_pod(stack: Stack, sandbox_id: str) -> bool:
-    """Whether containerd runs exactly one shim, the pod's (its containers' tasks share it:
-    it is named by the pod's `-id` on its command line)."""
+def _one_shim(stack: Stack, sandbox_id: str) -> bool:
     shims = stack.containerd.shim_pids()
     if len(shims) != 1:
         return False
@@ -51,6 +50,18 @@ def one_shim_for_the_pod(stack: Stack, sandbox_id: str) -> bool:
     except OSError:
         return False
     return sandbox_id.encode() in cmdline
+
+
+async def one_shim_for_the_pod(stack: Stack, sandbox_id: str, seconds: float = 5) -> bool:
+    """Whether containerd runs exactly one shim, the pod's (its containers' tasks share it:
+    it is named by the pod's `-id` on its command line). containerd runs the shim binary
+    briefly for each task it creates or deletes (`-id <container> start|delete`), so a leak
+    is what is still there after a few seconds."""
+    for _ in range(int(seconds / 0.1)):
+        if _one_shim(stack, sandbox_id):
+            return True
+        await asyncio.sleep(0.1)
+    return _one_shim(stack, sandbox_id)
 
 
 def in_containerd(stack: Stack, object_id: str) -> list[str]:
@@ -105,7 +116,7 @@ async def test_twenty_parallel_starts_give_one_success_and_one_shim(
     assert (await status(real, cid)).state == cri.CONTAINER_RUNNING
     assert io_dirs(stack) == [cid]  # its own FIFOs only, none made or removed by the losers
     assert "task" in in_containerd(stack, cid)
-    assert one_shim_for_the_pod(stack, sid)  # no shim started by a losing call
+    assert await one_shim_for_the_pod(stack, sid)  # no shim started by a losing call
     await remove_pod_and_check(real, stack, sid)
     assert io_dirs(stack) == [] and not stack.containerd.shim_pids()
 
@@ -144,7 +155,7 @@ async def test_stop_or_remove_racing_start_leaves_nothing(
         listed = await real.runtime.ListContainers(cri.ListContainersRequest())
         assert cid not in [c.id for c in listed.containers]
         assert cid not in io_dirs(stack)
-        assert one_shim_for_the_pod(stack, sid)
+        assert await one_shim_for_the_pod(stack, sid)
         assert not in_containerd(stack, cid)
     print(f"racing start/stop/remove outcomes: {dict(seen)}")
     await remove_pod_and_check(real, stack, sid)
