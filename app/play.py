@@ -31,7 +31,9 @@ from domain.logformat import parse_record
 from domain.model import ContainerState, Sandbox
 from domain.services.context import Context
 from domain.services.exits import watch_runtime_events
+from domain.services.image_pull import pull_progress
 from domain.services.recovery import recover
+from ports.images import PullProgress
 
 WAIT_SECONDS = 120.0
 FINISHED = ("Succeeded", "Failed")
@@ -50,12 +52,26 @@ def say(line: str) -> None:
     print(line, flush=True)
 
 
-class Progress:
-    """Report lines; on a terminal a pull shows a live line with its elapsed time until it
-    ends (the puller reports no byte counts), elsewhere plain lines."""
+PullProgressOf = Callable[[str], PullProgress | None]
+BAR = 24  # characters of a progress bar
 
-    def __init__(self, tty: bool) -> None:
+
+def bar(progress: PullProgress | None) -> str:
+    """`[#######.........] 12.0/43.2 MB`, or "" before the image's size is known."""
+    if progress is None or not progress.total:
+        return ""
+    filled = BAR * progress.done // progress.total
+    mb = f"{progress.done / 1e6:.1f}/{progress.total / 1e6:.1f} MB"
+    return f"[{'#' * filled}{'.' * (BAR - filled)}] {mb}"
+
+
+class Progress:
+    """Report lines; on a terminal a pull shows a live line with a progress bar of its bytes
+    (`progress_of`) and its elapsed time until it ends, elsewhere plain lines."""
+
+    def __init__(self, tty: bool, progress_of: PullProgressOf | None = None) -> None:
         self.tty = tty
+        self._progress_of = progress_of
         self._pulls: dict[str, asyncio.Task[None]] = {}
 
     def __call__(self, line: str) -> None:
@@ -74,12 +90,13 @@ class Progress:
         sys.stdout.write("\r\x1b[K")
         say(line)
 
-    @staticmethod
-    async def _spin(ref: str) -> None:
+    async def _spin(self, ref: str) -> None:
         loop = asyncio.get_running_loop()
         start = loop.time()
         for frame in itertools.cycle("|/-\\"):
-            sys.stdout.write(f"\r\x1b[K{frame} pulling {ref}  {loop.time() - start:.1f} s")
+            done = bar(self._progress_of(ref)) if self._progress_of else ""
+            elapsed = f"{loop.time() - start:.1f} s"
+            sys.stdout.write(f"\r\x1b[K{frame} pulling {ref}  {done}  {elapsed}")
             sys.stdout.flush()
             await asyncio.sleep(0.1)
 
@@ -138,7 +155,8 @@ async def _play(settings: Settings, options: Options, source: str, plans: list[P
     watcher = asyncio.create_task(watch_runtime_events(ctx), name="runtime-events")
     try:
         await recover(ctx)
-        runner = PodRunner(ctx, owner="play", report=Progress(sys.stdout.isatty()))
+        progress = Progress(sys.stdout.isatty(), lambda ref: pull_progress(ctx, ref))
+        runner = PodRunner(ctx, owner="play", report=progress)
         if options.down:
             for sandbox in runner.of_file(source):
                 await runner.remove(sandbox)

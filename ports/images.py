@@ -5,7 +5,7 @@ from __future__ import annotations
 import builtins
 from typing import Protocol
 
-from domain.model import AuthConfig, FilesystemUsage, Image
+from domain.model import AuthConfig, FilesystemUsage, Frozen, Image
 from domain.reference import Reference
 
 
@@ -19,7 +19,18 @@ class ImageStore(Protocol):
     async def fs_info(self) -> builtins.list[FilesystemUsage]: ...
 
 
+class PullProgress(Frozen):
+    """How far a pull is: bytes of its blobs fetched (or found in the store) of all of them."""
+
+    done: int = 0
+    total: int = 0  # 0 until the image's manifest is read
+
+
 class ImagePuller(Protocol):
     async def pull(self, reference: Reference, auth: AuthConfig | None) -> Image:
         """Fetch the image into the store and name it `reference`; returns its record."""
+        ...
+
+    def progress(self, reference: Reference) -> PullProgress | None:
+        """How far the pull of `reference` that runs now is; None when none runs."""
         ...

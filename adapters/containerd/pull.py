@@ -14,11 +14,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import functools
 import json
 import logging
 import secrets
 import time
+from collections.abc import AsyncIterator
 
 from google.protobuf import field_mask_pb2
 from prometheus_client import Counter, Gauge, Histogram
@@ -37,6 +39,7 @@ from domain.errors import AlreadyExists, Internal, InvalidArgument, NotFound, Re
 from domain.model import AuthConfig, Image
 from domain.reference import Reference
 from domain.sharing import SharedWork
+from ports.images import PullProgress
 from ports.registry import BlobCorrupted, Descriptor, Registry, ResolvedImage
 
 log = logging.getLogger(__name__)
@@ -54,6 +57,14 @@ PULL_SECONDS = Histogram(
     "Time of an image pull, successful or not",
     buckets=(0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800),
 )
+
+
+@dataclasses.dataclass
+class _Counter:
+    """Bytes of one pull's blobs: fetched or found so far, and in all."""
+
+    done: int = 0
+    total: int = 0
 
 
 class ContainerdImagePuller:
@@ -77,6 +88,13 @@ class ContainerdImagePuller:
         self._pulls: SharedWork[Image] = SharedWork()
         self._blobs: SharedWork[None] = SharedWork()
         self._unpacks: SharedWork[None] = SharedWork()
+        self._progress: dict[str, _Counter] = {}  # of the pulls running now, by reference
+
+    def progress(self, reference: Reference) -> PullProgress | None:
+        counter = self._progress.get(str(reference))
+        if counter is None:
+            return None
+        return PullProgress(done=min(counter.done, counter.total), total=counter.total)
 
     async def pull(self, reference: Reference, auth: AuthConfig | None) -> Image:
         started, result = time.monotonic(), "failure"
@@ -98,9 +116,21 @@ class ContainerdImagePuller:
     # --- one pull ---------------------------------------------------------------------------
 
     async def _pull(self, reference: Reference, auth: AuthConfig | None) -> Image:
+        counter = self._progress[str(reference)] = _Counter()
+        try:
+            return await self._pull_counted(reference, auth, counter)
+        finally:
+            if self._progress.get(str(reference)) is counter:
+                del self._progress[str(reference)]
+
+    async def _pull_counted(
+        self, reference: Reference, auth: AuthConfig | None, counter: _Counter
+    ) -> Image:
         resolved = await self.registry.resolve(reference, auth)
+        counter.total = resolved.config.size + sum(layer.size for layer in resolved.layers)
         async with self.leases.held("pull", self.lease_expiry) as lease:
             config_bytes = await self._fetch_small(reference, resolved.config, auth, lease)
+            counter.done += resolved.config.size
             try:
                 config_doc = json.loads(config_bytes)
                 diff_ids = list(config_doc["rootfs"]["diff_ids"])
@@ -112,7 +142,7 @@ class ContainerdImagePuller:
                     f"{len(diff_ids)} diff IDs in its config"
                 )
             chains = chain_ids(diff_ids)
-            await self._layers(reference, resolved, diff_ids, chains, auth, lease)
+            await self._layers(reference, resolved, diff_ids, chains, auth, lease, counter)
             await self._documents(resolved, config_bytes, chains, lease)
             repository = resolved.name
             for name in names_for(repository, reference.tag, resolved.digest):
@@ -134,13 +164,15 @@ class ContainerdImagePuller:
         chains: list[str],
         auth: AuthConfig | None,
         lease: str,
+        counter: _Counter,
     ) -> None:
         """Download every layer (bounded) and unpack each once it and its parent are in."""
         limit = asyncio.Semaphore(self.max_concurrent_downloads)
 
         async def download(layer: Descriptor, diff_id: str) -> None:
             async with limit:
-                await self._blob(reference, layer, auth, lease, {UNCOMPRESSED: diff_id})
+                labels = {UNCOMPRESSED: diff_id}
+                await self._blob(reference, layer, auth, lease, labels, counter)
 
         async def present(layer: Descriptor, chain: str) -> bool:
             return await self._snapshot_held(chain, lease) and await self.content.held(
@@ -148,6 +180,8 @@ class ContainerdImagePuller:
             )
 
         done = await asyncio.gather(*map(present, resolved.layers, chains))
+        layers = zip(resolved.layers, done, strict=True)
+        counter.done += sum(layer.size for layer, there in layers if there)
         downloads: list[asyncio.Task[None] | None] = [
             None if there else asyncio.create_task(download(layer, diff_id))
             for layer, diff_id, there in zip(resolved.layers, diff_ids, done, strict=True)
@@ -176,18 +210,29 @@ class ContainerdImagePuller:
         auth: AuthConfig | None,
         lease: str,
         labels: dict[str, str],
+        counter: _Counter,
     ) -> None:
-        """Ensure one blob is in the content store; one stream per digest at a time."""
+        """Ensure one blob is in the content store; one stream per digest at a time. The
+        bytes count in `counter` as they arrive (at once when another pull fetched them)."""
+        seen = 0
+
+        async def counted(stream: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+            nonlocal seen
+            async for chunk in stream:
+                seen += len(chunk)
+                counter.done += len(chunk)
+                yield chunk
 
         async def write() -> None:
             if await self.content.held(desc.digest, lease):
                 await self.content.set_labels(desc.digest, labels)
                 return
-            stream = self.registry.fetch(reference, desc, auth)
+            stream = counted(self.registry.fetch(reference, desc, auth))
             await self.content.write(desc.digest, desc.size, stream, labels, lease)
             PULL_BYTES.inc(desc.size)
 
         await self._blobs.run(desc.digest, write)
+        counter.done += max(0, desc.size - seen)
 
     async def _fetch_small(
         self, reference: Reference, desc: Descriptor, auth: AuthConfig | None, lease: str

@@ -11,6 +11,7 @@ from domain.errors import NotFound
 from domain.model import AuthConfig, FilesystemUsage, Image, ImageConfig
 from domain.reference import Reference, parse
 from ports.clock import Clock
+from ports.images import PullProgress
 
 DEFAULT_IMAGES: dict[str, ImageConfig] = {
     "registry.k8s.io/pause:3.9": ImageConfig(entrypoint=("/pause",)),
@@ -98,11 +99,17 @@ class MemoryImageStore:
         self._clock = clock
         self.images: dict[str, Image] = {}
         self.pull_count = 0
+        self._progress: dict[str, PullProgress] = {}
 
     async def pull(self, reference: Reference, auth: AuthConfig | None) -> Image:
         config, image_id, manifest_digest = self._registry.resolve(reference)
         self.pull_count += 1
-        await asyncio.sleep(0)  # a download takes a while: concurrent callers overlap here
+        size = len(json.dumps(config.model_dump())) * 1024
+        self._progress[str(reference)] = PullProgress(done=0, total=size)
+        try:
+            await asyncio.sleep(0)  # a download takes a while: concurrent callers overlap here
+        finally:
+            self._progress.pop(str(reference), None)
         known = self.images.get(image_id)
         tags = set(known.repo_tags) if known else set()
         digests = set(known.repo_digests) if known else set()
@@ -116,7 +123,7 @@ class MemoryImageStore:
             id=image_id,
             repo_tags=tuple(sorted(tags)),
             repo_digests=tuple(sorted(digests)),
-            size=len(json.dumps(config.model_dump())) * 1024,
+            size=size,
             config=config,
             chain_id=image_id,
         )
@@ -128,6 +135,9 @@ class MemoryImageStore:
                 "repo_digests": (reference.digested(manifest_digest),),
             }
         )
+
+    def progress(self, reference: Reference) -> PullProgress | None:
+        return self._progress.get(str(reference))
 
     async def list(self) -> list[Image]:
         return [i.model_copy() for i in self.images.values()]

@@ -3,11 +3,13 @@ that asked for it has gone (cancelled, or past its deadline)."""
 
 from __future__ import annotations
 
-from domain.errors import NotFound
+from domain.errors import HexcriError, NotFound
 from domain.model import AuthConfig, Image
+from domain.reference import parse
 from domain.services.context import Context
 from domain.validation.images import check_pull
 from domain.validation.text import quote
+from ports.images import PullProgress
 
 
 async def pull_image(ctx: Context, image: str, auth: AuthConfig | None = None) -> str:
@@ -31,3 +33,12 @@ async def ensure_image(ctx: Context, image: str) -> Image:
     if resolved is None:
         raise NotFound(f"image {quote(image)} vanished right after its pull")
     return resolved
+
+
+def pull_progress(ctx: Context, image: str) -> PullProgress | None:
+    """How far the pull of `image` that runs now is (None when none runs)."""
+    try:
+        ref = parse(image)
+    except HexcriError:
+        return None
+    return ctx.ports.puller.progress(ref)

@@ -7,6 +7,7 @@ speak only the ports. The containerd side works in a namespace of its own per te
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
@@ -126,6 +127,22 @@ async def test_pull_returns_the_image_named_by_the_reference(driver: Driver) -> 
     assert pulled.repo_digests == (image.digest_ref,)
     assert pulled.config.cmd == ("sh",) and pulled.config.labels == {"contract": "first"}
     assert pulled.size > 0 and pulled.chain_id
+
+
+async def test_progress_is_seen_while_a_pull_runs_and_not_after(driver: Driver) -> None:
+    image = driver.publish(repository(), "v1", "progress")
+    ref = parse(image.ref)
+    assert driver.puller.progress(ref) is None
+    pulling = asyncio.create_task(driver.puller.pull(ref, None))
+    seen = []
+    while not pulling.done():
+        if (now := driver.puller.progress(ref)) is not None:
+            seen.append(now)
+        await asyncio.sleep(0)
+    pulled = await pulling
+    assert seen and all(p.done <= p.total for p in seen)
+    assert max(p.total for p in seen) > 0
+    assert driver.puller.progress(ref) is None and pulled.id == image.id
 
 
 async def test_list_shows_what_was_pulled(driver: Driver) -> None:

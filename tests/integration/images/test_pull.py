@@ -214,6 +214,32 @@ async def test_concurrent_pulls_share_one_download(
     assert not [p for m, p, _ in front.requests if "/blobs/" in p]
 
 
+async def test_progress_counts_the_bytes_of_a_running_pull(
+    node: Node, registry: Registry, registry_front: Callable[..., Front]
+) -> None:
+    """`hexcri play`'s progress bar: bytes fetched of all the image's blobs, while it runs."""
+    image = oci.large_image(layers=2, mib_per_layer=2, seed=12)
+    registry.push(image, "pull/progress", "v1")
+    stalled = image.manifest["layers"][-1]["digest"]
+    front = registry_front(stall={stalled})  # stops after half of the last layer
+    ref = parse(front.ref("pull/progress", "v1"))
+    assert node.puller.progress(ref) is None
+    pulling = asyncio.create_task(node.puller.pull(ref, None))
+    total = image.manifest["config"]["size"] + sum(x["size"] for x in image.manifest["layers"])
+    half = total - image.manifest["layers"][-1]["size"] // 2
+    seen = None
+    for _ in range(200):  # until the stalled layer has sent its half
+        seen = node.puller.progress(ref)
+        if seen is not None and seen.done >= half - 64 * 1024:
+            break
+        await asyncio.sleep(0.05)
+    assert seen is not None and seen.total == total and half - 64 * 1024 <= seen.done < total
+    pulling.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await pulling
+    assert node.puller.progress(ref) is None
+
+
 async def test_corrupted_blob_leaves_nothing_visible(
     node: Node, registry: Registry, registry_front: Callable[..., Front]
 ) -> None:

@@ -85,3 +85,20 @@ async def test_progress_on_a_terminal_ends_its_live_line(
     assert out.endswith("\r\x1b[Kpull of busybox failed: not found\n")  # the live line stopped
     Progress(tty=False)("pulling busybox")
     assert capsys.readouterr().out == "pulling busybox\n"
+
+
+async def test_progress_bar_of_a_pull_on_a_terminal(capsys: pytest.CaptureFixture[str]) -> None:
+    import asyncio
+
+    from app.play import Progress, bar
+    from ports.images import PullProgress
+
+    assert bar(None) == "" and bar(PullProgress(done=0, total=0)) == ""
+    assert bar(PullProgress(done=12_000_000, total=48_000_000)) == (
+        "[######..................] 12.0/48.0 MB"
+    )
+    progress = Progress(True, lambda ref: PullProgress(done=24, total=48))
+    progress("pulling busybox")
+    await asyncio.sleep(0.15)
+    progress("pulled busybox (sha256:0123)")
+    assert "pulling busybox  [############............] 0.0/0.0 MB" in capsys.readouterr().out
