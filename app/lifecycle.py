@@ -56,6 +56,7 @@ async def serve(settings: Settings) -> None:
     await static_pods.stop(static)
     await stop_server(server, GRACE_SECONDS)
     await streaming.stop()
+    await ctx.cleanups.wait(timeout=GRACE_SECONDS)  # what is left, recovery removes at start
     for task in (checking, reconciling, watcher):
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):

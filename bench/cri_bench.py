@@ -3,7 +3,9 @@
     python bench/cri_bench.py --socket NAME=PATH [--socket NAME=PATH ...] [--pods 100]
 
 Each endpoint gets the same sequence: RunPodSandbox, CreateContainer+StartContainer,
-ListPodSandbox/ListContainers with all pods present, StopPodSandbox+RemovePodSandbox, and
+ListPodSandbox/ListContainers with all pods present, a second container's calls one by one
+(CreateContainer, StartContainer, ContainerStatus, StopContainer, RemoveContainer),
+StopPodSandbox+RemovePodSandbox, and
 concurrent RunPodSandbox. Pods use the image given by --image (pulled first).
 """
 
@@ -77,6 +79,36 @@ async def bench(socket: str, image: str, pods: int, command: list[str]) -> Timin
             cid = (await rt.CreateContainer(request)).container_id
             await rt.StartContainer(cri.StartContainerRequest(container_id=cid))
 
+        async def one_container(
+            sid: str, config: cri.PodSandboxConfig, second: cri.ContainerConfig
+        ) -> None:
+            """A second container's life, each call timed on its own."""
+            request = cri.CreateContainerRequest(
+                pod_sandbox_id=sid, config=second, sandbox_config=config
+            )
+            created = await timed(t, "CreateContainer", lambda: rt.CreateContainer(request))
+            cid = created.container_id
+            await timed(
+                t,
+                "StartContainer",
+                lambda: rt.StartContainer(cri.StartContainerRequest(container_id=cid)),
+            )
+            await timed(
+                t,
+                "ContainerStatus",
+                lambda: rt.ContainerStatus(cri.ContainerStatusRequest(container_id=cid)),
+            )
+            await timed(
+                t,
+                "StopContainer (timeout 0)",
+                lambda: rt.StopContainer(cri.StopContainerRequest(container_id=cid, timeout=0)),
+            )
+            await timed(
+                t,
+                "RemoveContainer",
+                lambda: rt.RemoveContainer(cri.RemoveContainerRequest(container_id=cid)),
+            )
+
         async def stop_remove(sid: str) -> None:
             await rt.StopPodSandbox(cri.StopPodSandboxRequest(pod_sandbox_id=sid))
             await rt.RemovePodSandbox(cri.RemovePodSandboxRequest(pod_sandbox_id=sid))
@@ -96,6 +128,14 @@ async def bench(socket: str, image: str, pods: int, command: list[str]) -> Timin
                 f"ListContainers ({pods} pods)",
                 lambda: rt.ListContainers(cri.ListContainersRequest()),
             )
+        second = cri.ContainerConfig(
+            metadata=cri.ContainerMetadata(name="d"),
+            image=cri.ImageSpec(image=image),
+            command=command,
+            log_path="d.log",
+        )
+        for sid, config in zip(ids, configs, strict=True):
+            await one_container(sid, config, second)
         for sid in ids:
             await timed(t, "StopPodSandbox+Remove", lambda s=sid: stop_remove(s))
         burst = [pod(pods + i, run) for i in range(10)]

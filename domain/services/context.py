@@ -8,6 +8,7 @@ from domain.eventbus import EventBus
 from domain.model import ContainerEvent, ContainerEventType, Frozen
 from domain.names import NameRegistry
 from domain.reference import parse
+from domain.services.cleanup import Cleanups
 from domain.services.locks import ObjectLocks
 from domain.sharing import SharedWork
 from domain.spec import NodeOptions
@@ -78,6 +79,8 @@ class Context:
     locks: ObjectLocks = field(default_factory=ObjectLocks)
     # The previous cpu sample of each container and pod, for the stats' usage_nano_cores.
     cpu_rates: CpuRates = field(default_factory=CpuRates)
+    # What removals leave in the runtime, cleaned up after the answer.
+    cleanups: Cleanups = field(default_factory=Cleanups)
 
     def __post_init__(self) -> None:
         self.images.pin(str(parse(self.settings.sandbox_image)))
