@@ -235,11 +235,11 @@ class Node:
         return sum(rss_mib(pid) for pid in [*self.pids, *self.shims()])
 
 
-def rss_mib(pid: int) -> float:
-    """Resident memory of `pid` in MiB, from /proc."""
+def rss_mib(pid: int, field: str = "VmRSS") -> float:
+    """Resident memory of `pid` in MiB, from /proc (`field`: VmRSS, RssAnon, RssFile)."""
     with open(f"/proc/{pid}/status") as f:
         for line in f:
-            if line.startswith("VmRSS:"):
+            if line.startswith(f"{field}:"):
                 return int(line.split()[1]) / 1024
     return 0.0
 
@@ -292,6 +292,9 @@ def main() -> None:
         values = [rss_mib(int(rss[n])) if n in rss else 0.0 for n in names]
         label = "resident memory after the run (MiB)"
         print(f"{label:44}" + "".join(f"{v:>16.1f}" for v in values))
+        for field, what in (("RssAnon", "anonymous (heap)"), ("RssFile", "files (code)")):
+            values = [rss_mib(int(rss[n]), field) if n in rss else 0.0 for n in names]
+            print(f"{'  of which ' + what:44}" + "".join(f"{v:>16.1f}" for v in values))
 
 
 if __name__ == "__main__":
