@@ -4,7 +4,8 @@
 
 Each endpoint gets the same sequence: RunPodSandbox, CreateContainer+StartContainer,
 ListPodSandbox/ListContainers with all pods present, a second container's calls one by one
-(CreateContainer, StartContainer, ContainerStatus, StopContainer, RemoveContainer),
+(CreateContainer, StartContainer, ContainerStatus, StopContainer in each pod, then
+RemoveContainer of each),
 StopPodSandbox+RemovePodSandbox, and concurrent RunPodSandbox. With --density-pods N: N pods
 of 2 containers each started 10 at a time, the List calls with all of them, and the node's
 memory (the --node processes and their containerd's shims, summed RSS) while they run.
@@ -82,15 +83,15 @@ async def bench(socket: str, image: str, pods: int, command: list[str]) -> Timin
             cid = (await rt.CreateContainer(request)).container_id
             await rt.StartContainer(cri.StartContainerRequest(container_id=cid))
 
-        async def one_container(
+        async def second_container(
             sid: str, config: cri.PodSandboxConfig, second: cri.ContainerConfig
-        ) -> None:
-            """A second container's life, each call timed on its own."""
+        ) -> str:
+            """A second container's life up to its stop, each call timed on its own."""
             request = cri.CreateContainerRequest(
                 pod_sandbox_id=sid, config=second, sandbox_config=config
             )
             created = await timed(t, "CreateContainer", lambda: rt.CreateContainer(request))
-            cid = created.container_id
+            cid = str(created.container_id)
             await timed(
                 t,
                 "StartContainer",
@@ -106,11 +107,7 @@ async def bench(socket: str, image: str, pods: int, command: list[str]) -> Timin
                 "StopContainer (timeout 0)",
                 lambda: rt.StopContainer(cri.StopContainerRequest(container_id=cid, timeout=0)),
             )
-            await timed(
-                t,
-                "RemoveContainer",
-                lambda: rt.RemoveContainer(cri.RemoveContainerRequest(container_id=cid)),
-            )
+            return cid
 
         async def stop_remove(sid: str) -> None:
             await rt.StopPodSandbox(cri.StopPodSandboxRequest(pod_sandbox_id=sid))
@@ -137,8 +134,16 @@ async def bench(socket: str, image: str, pods: int, command: list[str]) -> Timin
             command=command,
             log_path="d.log",
         )
-        for sid, config in zip(ids, configs, strict=True):
-            await one_container(sid, config, second)
+        stopped = [
+            await second_container(sid, config, second)
+            for sid, config in zip(ids, configs, strict=True)
+        ]
+        for cid in stopped:  # one after the other, as kubelet's garbage collection does
+            await timed(
+                t,
+                "RemoveContainer (stopped)",
+                lambda c=cid: rt.RemoveContainer(cri.RemoveContainerRequest(container_id=c)),
+            )
         for sid in ids:
             await timed(t, "StopPodSandbox+Remove", lambda s=sid: stop_remove(s))
         burst = [pod(pods + i, run) for i in range(10)]
