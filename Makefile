@@ -4,6 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 SOCKET ?= /tmp/hexcri-demo/hexcri.sock
 PODS ?= 50
+DENSITY ?= 110
 
 # Debian packages the real stack and the integration tests need (systemd: systemd-analyze
 # verify of the unit).
@@ -55,7 +56,7 @@ up-memory: setup
 
 # hexcri beside containerd's own CRI plugin on the same machine, same images and CNI.
 bench: setup
-	$(BIN)/python -m tests.support.stack bench --pods $(PODS)
+	$(BIN)/python -m tests.support.stack bench --pods $(PODS) --density-pods $(DENSITY)
 
 lint: setup
 	$(BIN)/ruff check .

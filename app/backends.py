@@ -12,8 +12,6 @@ from adapters.host.clock import SystemClock
 from adapters.host.devices import StatDeviceLookup
 from adapters.host.files import LocalSandboxFiles
 from adapters.host.profiles import FileSecurityProfiles
-from adapters.memory.backend import MemoryBackend
-from adapters.memory.images import MemoryRegistry, simulated_config
 from adapters.streaming.dial import NetnsDialer, NodeDialer
 from app.settings import Settings
 from domain.errors import HexcriError
@@ -44,6 +42,9 @@ class Backend:
 
 def memory_backend(settings: Settings) -> Backend:
     """The CRI simulator: every port in memory except the clock and the log files."""
+    from adapters.memory.backend import MemoryBackend  # each backend imports only its own
+    from adapters.memory.images import MemoryRegistry, simulated_config
+
     catalogue = settings.simulator_images
     images = None if catalogue is None else {ref: simulated_config(ref) for ref in catalogue}
     backend = MemoryBackend(

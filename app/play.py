@@ -174,6 +174,7 @@ async def _play(settings: Settings, options: Options, source: str, plans: list[P
             await _logs(ctx, runner.of_file(source), follow=True, tick=_stepper(runner, plans))
         return code
     finally:
+        await ctx.cleanups.wait(timeout=10)  # removals' clean-up left (recovery: the rest)
         watcher.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await watcher

@@ -4,15 +4,21 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from typing import TYPE_CHECKING
 
-from adapters.manifest.convert import NodeFacts
-from adapters.manifest.node import host_dns, memory_capacity
-from adapters.manifest.static import StaticPods
 from app.settings import Settings
 from domain.services.context import Context
 
+if TYPE_CHECKING:
+    from adapters.manifest.convert import NodeFacts
+
 
 def node_facts(settings: Settings) -> NodeFacts:
+    """The node's facts for pod manifests (imported here: only a node with static pods
+    loads the manifest adapter and yaml)."""
+    from adapters.manifest.convert import NodeFacts
+    from adapters.manifest.node import host_dns, memory_capacity
+
     return NodeFacts(
         memory_capacity=memory_capacity(),
         host_dns=host_dns(),
@@ -24,6 +30,8 @@ def start(ctx: Context, settings: Settings) -> asyncio.Task[None] | None:
     """The reconciler of `settings.manifest_dir`, or None when it is off."""
     if not settings.manifest_dir:
         return None
+    from adapters.manifest.static import StaticPods
+
     pods = StaticPods(ctx, settings.manifest_dir, node_facts(settings))
     return asyncio.create_task(pods.run(), name="static-pods")
 

@@ -107,6 +107,7 @@ class ContainerdRuntime:
         self._pending: dict[str, tuple[builtins.list[Any], Stdio]] = {}
         # tasks made by `create_task`, not started yet: whether their extension is to clear
         self._made: dict[str, bool] = {}
+        self._after: set[asyncio.Future[None]] = set()  # work done after the answer
 
     # --- create / start / stop / delete ---------------------------------------------------
 
@@ -142,11 +143,16 @@ class ContainerdRuntime:
             self._pending[request.id] = (builtins.list(prepared.mounts), request.stdio)
         except BaseException:
             await asyncio.shield(_run_undo(request.id, undo))
+            await asyncio.shield(self._delete_lease(lease))
             raise
-        finally:
-            await asyncio.shield(
-                _ignore_not_found(c.leases.Delete(api.leases.DeleteRequest(id=lease)))
-            )
+        # the container holds its snapshot now: the lease goes after the answer (or expires)
+        task = asyncio.ensure_future(self._delete_lease(lease))
+        self._after.add(task)
+        task.add_done_callback(self._after.discard)
+
+    async def _delete_lease(self, lease: str) -> None:
+        with contextlib.suppress(Exception):  # an unreachable containerd: it expires
+            await _ignore_not_found(self._client.leases.Delete(api.leases.DeleteRequest(id=lease)))
 
     def _container(self, request: CreateRequest, spec: dict[str, Any]) -> Any:
         runtime = api.containers.Container.Runtime(name=self._runtime)

@@ -1,4 +1,7 @@
-"""RemoveContainer: a running container is killed first; unknown IDs are already removed."""
+"""RemoveContainer: a running container is killed first; unknown IDs are already removed.
+
+The answer comes once the container is gone from the CRI's view (its record and name); its
+runtime container, snapshot and FIFOs are removed after, in the background (`Cleanups`)."""
 
 from __future__ import annotations
 
@@ -25,11 +28,13 @@ async def _remove_held(ctx: Context, found: Container) -> None:
             await remove_held(ctx, container)
 
 
-async def remove_held(ctx: Context, container: Container) -> None:
-    """The removal itself, for a caller that holds the container's lock."""
+async def remove_held(ctx: Context, container: Container, *, now: bool = False) -> None:
+    """The removal itself, for a caller that holds the container's lock. `now`: the
+    runtime's clean-up is done before the record goes (a sandbox removal, which deletes the
+    pause task next); otherwise it runs after the answer."""
     await stop_held(ctx, container, 0)
-    await ctx.ports.io.close(container.id)
-    await ctx.ports.runtime.delete(container.id)
+    if now:
+        await _clean_up(ctx, container.id)
     await ctx.ports.state.delete_container(container.id)
     ctx.containers.remove(container.id)
     ctx.exits.forget(container.id)
@@ -37,3 +42,10 @@ async def remove_held(ctx: Context, container: Container) -> None:
     if sandbox is not None:
         ctx.names.release(reserved_name(container.config, sandbox))
     ctx.publish(container.id, container.sandbox_id, ContainerEventType.DELETED)
+    if not now:
+        ctx.cleanups.start(container.id, container.sandbox_id, _clean_up(ctx, container.id))
+
+
+async def _clean_up(ctx: Context, container_id: str) -> None:
+    await ctx.ports.io.close(container_id)
+    await ctx.ports.runtime.delete(container_id)

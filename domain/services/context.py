@@ -8,6 +8,7 @@ from domain.eventbus import EventBus
 from domain.model import ContainerEvent, ContainerEventType, Frozen
 from domain.names import NameRegistry
 from domain.reference import parse
+from domain.services.cleanup import Cleanups
 from domain.services.locks import ObjectLocks
 from domain.sharing import SharedWork
 from domain.spec import NodeOptions
@@ -81,6 +82,8 @@ class Context:
     # Sandbox and container IDs restored from the record that recovery has not yet matched
     # with the runtime: listed with their recorded state, marked as being reconciled.
     reconciling: set[str] = field(default_factory=set)
+    # What removals leave in the runtime, cleaned up after the answer.
+    cleanups: Cleanups = field(default_factory=Cleanups)
 
     def __post_init__(self) -> None:
         self.images.pin(str(parse(self.settings.sandbox_image)))

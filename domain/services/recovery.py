@@ -253,6 +253,10 @@ class Reconciler:
                     f"delete orphaned runtime container {runtime_container.id}",
                     partial(ctx.ports.runtime.delete, runtime_container.id),
                 )
+                undo.push(  # a removal's clean-up cut by the crash: its stdio too
+                    f"remove the stdio of {runtime_container.id}",
+                    partial(ctx.ports.io.close, runtime_container.id),
+                )
         sandbox_ids = {s.id for s in sandboxes}
         for sandbox_id in set(owned_networks) - sandbox_ids:
             request = PodNetworkRequest(

@@ -23,7 +23,7 @@ async def remove_pod_sandbox(ctx: Context, sandbox_id: str) -> None:
 async def _remove_member(ctx: Context, container_id: str) -> None:
     async with holding_in_sandbox(ctx, container_id) as container:
         if container is not None:
-            await remove_held(ctx, container)
+            await remove_held(ctx, container, now=True)
 
 
 async def _remove_held(ctx: Context, sandbox_id: str) -> None:
@@ -34,6 +34,7 @@ async def _remove_held(ctx: Context, sandbox_id: str) -> None:
         await stop_sandbox_held(ctx, sandbox)
         members = [c.id for c in ctx.containers.of_sandbox(sandbox.id)]
         await asyncio.gather(*(_remove_member(ctx, c) for c in members))
+        await ctx.cleanups.wait(sandbox.id)  # of containers removed before: the shim is shared
         await ctx.ports.runtime.delete(sandbox.id)
         await ctx.ports.files.remove(sandbox.id)
         await ctx.ports.state.delete_sandbox(sandbox.id)

@@ -18,6 +18,7 @@ from cri_api.v1 import api_pb2 as cri
 from cri_api.v1 import api_pb2_grpc as cri_grpc
 
 from tests.e2e.conftest import Cri
+from tests.support.polling import settles
 from tests.support.stack import BUSYBOX, Stack
 
 pytestmark = [pytest.mark.containerd, pytest.mark.registry, pytest.mark.cni]
@@ -224,8 +225,12 @@ async def test_command_not_found(real: Cri, stack: Stack, tmp_path: Path) -> Non
     assert st.exit_code != 0 and st.finished_at > 0
     await real.runtime.RemoveContainer(cri.RemoveContainerRequest(container_id=cid))
     assert not (await real.runtime.ListContainers(cri.ListContainersRequest())).containers
-    assert stack.containerd.ctr("containers", "ls", "-q").split() == [sid]
-    assert not (stack.root / "hexcri" / "state" / "io" / "io" / cid).exists()
+
+    def cleaned_up() -> None:  # after the answer
+        assert stack.containerd.ctr("containers", "ls", "-q").split() == [sid]
+        assert not (stack.root / "hexcri" / "state" / "io" / "io" / cid).exists()
+
+    settles(cleaned_up)
     await remove_pod_and_check(real, stack, sid)
 
 

@@ -281,6 +281,42 @@ async def test_kill_during_remove_pod_sandbox(stack: Stack, busybox: None, tmp_p
         await nothing_left(c, stack, sid)
 
 
+async def test_kill_during_remove_container_clean_up(
+    stack: Stack, busybox: None, tmp_path: Path
+) -> None:
+    """RemoveContainer answers before the runtime's clean-up; cut there, the container stays
+    removed and the restart's sweep deletes its runtime container."""
+    pod = pod_config("k-rmctr", tmp_path)
+    channel, c = connect(stack)
+    async with channel:
+        sid = await run_pod(c, pod)
+        cid = await start(c, sid, pod, container_config("app", ["true"]))
+        await wait_state(c, cid, cri.CONTAINER_EXITED)
+    stack.stop_hexcri()
+    stack.env[FAULT] = "task-deleted@1"
+    stack.start_hexcri()
+    channel, c = connect(stack)
+    async with channel:
+        try:  # the answer comes first; the kill may still cut it on its way
+            await c.runtime.RemoveContainer(cri.RemoveContainerRequest(container_id=cid))
+        except grpc.aio.AioRpcError as cut:
+            assert cut.code() == grpc.StatusCode.UNAVAILABLE, cut
+    assert stack.hexcri is not None
+    assert await asyncio.to_thread(stack.hexcri.wait, 30) == -signal.SIGKILL
+    assert cid in containerd_containers(stack)  # the clean-up was cut
+    del stack.env[FAULT]
+    stack.start_hexcri()
+    channel, c = connect(stack)
+    async with channel:
+        pods, containers = await states_agree(c, stack)
+        report("RemoveContainer's clean-up", pods, containers)
+        assert (pods, containers) == ({sid: cri.SANDBOX_READY}, {})
+        await until(
+            lambda: cid not in containerd_containers(stack), "the removed container is left"
+        )
+        await nothing_left(c, stack, sid)
+
+
 async def test_kill_during_pull_image(stack: Stack, tmp_path: Path) -> None:
     image = large_image(layers=1, mib_per_layer=4)
     stack.registry.push(image, "library/large", "latest")

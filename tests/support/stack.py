@@ -375,6 +375,10 @@ def _bench(args: argparse.Namespace) -> int:
                 "--socket", f"containerd-cri={theirs.address}",
                 "--rss", f"hexcri={s.hexcri.pid if s.hexcri else 0}",
                 "--rss", f"containerd-cri={theirs.pid}",
+                "--density-pods", str(args.density_pods),
+                "--node", f"hexcri={s.hexcri.pid if s.hexcri else 0},{s.containerd.pid}"
+                          f"@{s.containerd.address}",
+                "--node", f"containerd-cri={theirs.pid}@{theirs.address}",
             ]
         )  # fmt: skip
         return pulled or pods
@@ -485,6 +489,9 @@ def main() -> int:
     demo.add_argument("command", nargs="*", default=[])
     bench = sub.add_parser("bench", help="hexcri beside containerd's CRI")
     bench.add_argument("--pods", type=int, default=50)
+    bench.add_argument(
+        "--density-pods", type=int, default=110, help="pods of 2 containers (0: no density run)"
+    )
     bench.add_argument("--pull-rounds", type=int, default=5, help="timed pulls per endpoint")
     restart = sub.add_parser("restart", help="time to first answer after a kill -9")
     restart.add_argument("--pods", type=int, default=100)

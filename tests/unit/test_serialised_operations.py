@@ -52,8 +52,9 @@ async def created(ctx: Context, name: str = "app", pod_name: str = "web", **kw: 
     return await container_create.create_container(ctx, sid, container(name=name, **kw))
 
 
-def nothing_left(ctx: Context, backend: MemoryBackend, cid: str) -> None:
+async def nothing_left(ctx: Context, backend: MemoryBackend, cid: str) -> None:
     assert ctx.containers.find(cid) is None
+    await ctx.cleanups.wait()  # the runtime's part runs after the answer
     assert not backend.runtime.has(cid)
     assert not backend.io.is_open(cid)
     assert cid not in backend.state.containers
@@ -90,7 +91,7 @@ async def test_remove_racing_start_leaves_nothing(
         return_exceptions=True,
     )
     assert start is None and remove is None
-    nothing_left(ctx, backend, cid)
+    await nothing_left(ctx, backend, cid)
 
 
 async def test_start_after_a_removal_it_waited_for_is_not_found(
@@ -105,7 +106,7 @@ async def test_start_after_a_removal_it_waited_for_is_not_found(
     )
     assert remove is None
     assert isinstance(start, NotFound), start
-    nothing_left(ctx, backend, cid)
+    await nothing_left(ctx, backend, cid)
 
 
 async def test_stop_racing_start_ends_exited(
