@@ -48,6 +48,12 @@ class SandboxFiles(Protocol):
         DirectoryOrCreate/FileOrCreate; FailedPrecondition when it does not match."""
         ...
 
+    async def check_sub_path(self, volume: str, sub_path: str) -> None:
+        """Check that `sub_path` (relative) stays inside the volume directory `volume` once
+        every symlink in it is resolved (a container may have left one there), and make the
+        directory when it is missing; InvalidArgument when it leads out."""
+        ...
+
     async def remove_log_dir(self, path: str) -> None:
         """Remove a pod's log directory. Idempotent."""
         ...

@@ -90,6 +90,9 @@ class LocalSandboxFiles:
     async def check_host_path(self, path: str, kind: str) -> None:
         await asyncio.to_thread(_check_host_path, path, kind)
 
+    async def check_sub_path(self, volume: str, sub_path: str) -> None:
+        await asyncio.to_thread(_check_sub_path, volume, sub_path)
+
     async def remove_log_dir(self, path: str) -> None:
         if path:
             await asyncio.to_thread(shutil.rmtree, path, True)
@@ -104,6 +107,16 @@ _TYPE_TESTS = {
     "CharDevice": stat.S_ISCHR,
     "BlockDevice": stat.S_ISBLK,
 }
+
+
+def _check_sub_path(volume: str, sub_path: str) -> None:
+    """Kubernetes' subPath rule: what the path names, symlinks resolved, is in the volume."""
+    target = os.path.join(volume, sub_path)
+    root, real = os.path.realpath(volume), os.path.realpath(target)
+    if os.path.isabs(sub_path) or not (real == root or real.startswith(root + os.sep)):
+        raise InvalidArgument(f"subPath {sub_path[:100]!r} leaves its volume {volume!r}")
+    if not os.path.lexists(target):
+        os.makedirs(target, 0o755, exist_ok=True)
 
 
 def _check_host_path(path: str, kind: str) -> None:

@@ -223,6 +223,9 @@ class PodRunner:
         if runs_as_non_root(plan.pod, spec):
             _check_non_root(plan, spec, image)
         paths = await self.volume_paths(plan, sandbox)
+        for mount in spec.volume_mounts:  # a symlink a container left must not lead out
+            if mount.sub_path:
+                await self.ctx.ports.files.check_sub_path(paths[mount.name], mount.sub_path)
         config = plan.container_config(spec, attempt, sandbox.ips[0] if sandbox.ips else "", paths)
         container_id = await create_container(self.ctx, sandbox.id, config)
         await self._start(self.ctx.containers.get(container_id))

@@ -48,6 +48,13 @@ class MemorySandboxFiles:
         self.volumes[sandbox_id, name] = ({f.path: f for f in files}, memory)
         return f"{self._root}/{sandbox_id}/volumes/{name}"
 
+    async def check_sub_path(self, volume: str, sub_path: str) -> None:
+        """No symlinks in memory: the path itself must stay in the volume."""
+        target = posixpath.normpath(posixpath.join(volume, sub_path))
+        if posixpath.isabs(sub_path) or not (target + "/").startswith(volume.rstrip("/") + "/"):
+            raise InvalidArgument(f"subPath {sub_path[:100]!r} leaves its volume {volume!r}")
+        self.dirs.add(target)
+
     async def check_host_path(self, path: str, kind: str) -> None:
         if kind not in HOST_PATH_TYPES:
             raise InvalidArgument(f"unknown hostPath type {kind!r}")

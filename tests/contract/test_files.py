@@ -41,6 +41,29 @@ async def test_volume_paths_stay_inside(files: SandboxFiles, name: str, file: st
         await files.write_volume("sb1", name, (VolumeFile(path=file, content=b""),), False)
 
 
+@pytest.mark.parametrize("sub_path", ["../x", "a/../../x", "/etc"])
+async def test_a_sub_path_may_not_leave_its_volume(files: SandboxFiles, sub_path: str) -> None:
+    volume = await files.write_volume("sb1", "data", (), False)
+    await files.check_sub_path(volume, "a/b")  # inside: fine, and made
+    with pytest.raises(InvalidArgument, match="subPath"):
+        await files.check_sub_path(volume, sub_path)
+
+
+async def test_a_sub_path_through_a_symlink_out_of_the_volume_is_refused(tmp_path: Path) -> None:
+    """A container can leave a symlink in a shared emptyDir; a later subPath through it must
+    not become a bind mount of the host (kubelet's CVE-2017-1002101)."""
+    files = LocalSandboxFiles(str(tmp_path / "sandboxes"))
+    volume = await files.write_volume("sb1", "data", (), False)
+    os.symlink("/etc", os.path.join(volume, "evil"))
+    os.mkdir(os.path.join(volume, "inner"))
+    os.symlink("inner", os.path.join(volume, "fine"))
+    with pytest.raises(InvalidArgument, match="subPath 'evil/x'"):
+        await files.check_sub_path(volume, "evil/x")
+    await files.check_sub_path(volume, "fine/y")
+    assert os.path.isdir(os.path.join(volume, "inner", "y"))
+    assert not os.path.exists("/etc/x")
+
+
 async def test_host_path_types(files: SandboxFiles, tmp_path: Path) -> None:
     directory, file = str(tmp_path / "host" / "dir"), str(tmp_path / "host" / "file")
     await files.check_host_path(directory, "")  # no type: nothing is checked
