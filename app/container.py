@@ -1,20 +1,30 @@
-"""The composition root: a dependency-injector container that selects and wires adapters."""
+"""The composition root: a dependency-injector container that selects and wires adapters.
+
+`Application` chooses the backend container (`app.backends.memory` or `.containerd`, a
+provider per adapter) by `settings.backend` and builds what the process serves from it. What
+opens something is a `providers.Resource`: `open_resources(container)` opens a container's,
+`close_resources(container)` closes those that were opened, each after whatever depends on
+it. The application's (servers, then the context) close before the backend's (clients,
+channels, files).
+"""
 
 from __future__ import annotations
 
+import importlib
 import os
+from collections.abc import AsyncIterator
 
 from dependency_injector import containers, providers
 
 from adapters.host.node import node_facts
 from adapters.host.oom import min_oom_score_adj
-from app import backends
+from app import servers
+from app.info import cri_config
 from app.settings import Settings
-from domain.services.context import Context
+from app.version import VERSION
+from domain.services.context import Context, Ports
 from domain.services.context import Settings as DomainSettings
 from domain.spec import NodeOptions
-
-VERSION = "0.1.0"
 
 
 def node_options(settings: Settings) -> NodeOptions:
@@ -29,7 +39,7 @@ def node_options(settings: Settings) -> NodeOptions:
     )
 
 
-def domain_settings(settings: Settings) -> DomainSettings:
+def to_domain_settings(settings: Settings) -> DomainSettings:
     return DomainSettings(
         runtime_version=VERSION,
         sandbox_image=settings.sandbox_image,
@@ -39,17 +49,64 @@ def domain_settings(settings: Settings) -> DomainSettings:
     )
 
 
+def backend_container(name: str, settings: Settings) -> containers.Container:
+    """The container of `app.backends.<name>`, imported only when it is the chosen one."""
+    module = importlib.import_module(f"app.backends.{name}")
+    container: containers.Container = module.Backend(settings=settings)
+    return container
+
+
+async def running_context(ports: Ports, settings: DomainSettings) -> AsyncIterator[Context]:
+    """The use cases' context; at shutdown, the clean-ups that removals left in the runtime
+    get a grace period (what is left then, recovery removes at the next start)."""
+    ctx = Context(ports=ports, settings=settings)
+    yield ctx
+    await ctx.cleanups.wait(timeout=servers.GRACE_SECONDS)
+
+
 class Application(containers.DeclarativeContainer):
-    """Settings in, a wired domain Context out."""
+    """Settings in; the chosen backend, the use cases' context and the servers out."""
 
     settings = providers.Dependency(instance_of=Settings)
     backend = providers.Selector(
-        providers.Callable(lambda s: s.backend, settings),
-        memory=providers.Singleton(backends.memory_backend, settings),
-        containerd=providers.Singleton(backends.containerd_backend, settings),
+        settings.provided.backend,
+        memory=providers.Singleton(backend_container, "memory", settings),
+        containerd=providers.Singleton(backend_container, "containerd", settings),
     )
-    context = providers.Singleton(
-        Context,
-        ports=providers.Callable(lambda b: b.ports, backend),
-        settings=providers.Singleton(domain_settings, settings),
+    domain_settings = providers.Singleton(to_domain_settings, settings)
+    context = providers.Resource(
+        running_context, ports=backend.provided.ports.call(), settings=domain_settings
     )
+
+    metrics = providers.Resource(
+        servers.metrics_endpoint, settings.provided.metrics_address, context
+    )
+    streaming = providers.Resource(
+        servers.streaming_server,
+        context,
+        settings.provided.streaming_address,
+        backend.provided.dialer.call(),
+    )
+    cri = providers.Resource(
+        servers.cri_server,
+        context,
+        settings.provided.socket,
+        streaming,
+        providers.Callable(
+            cri_config, settings, streaming.provided.base_url, domain_settings.provided.node
+        ),
+    )
+
+
+async def open_resources(container: containers.Container) -> None:
+    """Open every resource of `container` (its clients, servers...)."""
+    pending = container.init_resources()
+    if pending is not None:
+        await pending
+
+
+async def close_resources(container: containers.Container) -> None:
+    """Close the resources of `container` that were opened, dependents first."""
+    pending = container.shutdown_resources()
+    if pending is not None:
+        await pending

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from adapters.manifest.convert import CONTAINER_NAME, PodPlan, plan_manifest
 from adapters.manifest.load import ManifestError, parse_manifest
 from adapters.manifest.pods import PodRunner
-from app.container import Application
+from app.container import Application, close_resources
 from app.settings import Settings
 from app.static_pods import node_facts
 from domain.errors import HexcriError
@@ -151,7 +151,7 @@ def main(settings: Settings, options: Options) -> int:
 
 async def _play(settings: Settings, options: Options, source: str, plans: list[PodPlan]) -> int:
     app = Application(settings=settings)
-    ctx = app.context()
+    ctx = await app.context.async_()
     watcher = asyncio.create_task(watch_runtime_events(ctx), name="runtime-events")
     try:
         await recover(ctx)
@@ -174,11 +174,11 @@ async def _play(settings: Settings, options: Options, source: str, plans: list[P
             await _logs(ctx, runner.of_file(source), follow=True, tick=_stepper(runner, plans))
         return code
     finally:
-        await ctx.cleanups.wait(timeout=10)  # removals' clean-up left (recovery: the rest)
+        await close_resources(app)  # the context: removals' clean-up left (recovery: the rest)
         watcher.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await watcher
-        await app.backend().close()
+        await close_resources(app.backend())
 
 
 async def _up(ctx: Context, runner: PodRunner, plans: list[PodPlan], options: Options) -> int:
