@@ -73,10 +73,9 @@ class Application(containers.DeclarativeContainer):
         memory=providers.Singleton(backend_container, "memory", settings),
         containerd=providers.Singleton(backend_container, "containerd", settings),
     )
+    ports = backend.provided.ports.call()
     domain_settings = providers.Singleton(to_domain_settings, settings)
-    context = providers.Resource(
-        running_context, ports=backend.provided.ports.call(), settings=domain_settings
-    )
+    context = providers.Resource(running_context, ports=ports, settings=domain_settings)
 
     metrics = providers.Resource(
         servers.metrics_endpoint, settings.provided.metrics_address, context
