@@ -17,12 +17,13 @@ from adapters.containerd.events import ContainerdEvents
 from adapters.containerd.fsinfo import SnapshotterUsage
 from adapters.containerd.images import ContainerdImageStore
 from adapters.containerd.introspection import SNAPSHOTTER_PLUGIN, SnapshotterRoot
-from adapters.containerd.io import FifoContainerIO
+from adapters.containerd.io import FifoStreams
 from adapters.containerd.pull import ContainerdImagePuller
 from adapters.containerd.runtime import ContainerdRuntime
 from adapters.host.clock import SystemClock
 from adapters.host.devices import StatDeviceLookup
 from adapters.host.files import LocalSandboxFiles
+from adapters.host.logs import HostLogFiles
 from adapters.host.profiles import FileSecurityProfiles
 from adapters.netns.namespaces import PyrouteNamespaces, instance_id
 from adapters.registry.client import RegistryClient
@@ -33,6 +34,7 @@ from app.backends import opened
 from app.settings import ContainerdSettings, Settings
 from domain.errors import HexcriError
 from domain.services.context import Ports
+from domain.stdio import ContainerStdio
 
 log = logging.getLogger(__name__)
 
@@ -69,7 +71,7 @@ async def image_filesystem_check(usage: SnapshotterUsage) -> AsyncIterator[async
 
 class Backend(containers.DeclarativeContainer):
     """A provider per adapter. The containerd client (its channel), the registry client, the
-    stdio FIFOs with their log pumps and the sqlite database are resources, closed by
+    containers' stdio (FIFOs, log pumps) and the sqlite database are resources, closed by
     `shutdown_resources`; so is the image filesystem check."""
 
     settings = providers.Dependency(instance_of=Settings)
@@ -113,8 +115,11 @@ class Backend(containers.DeclarativeContainer):
     io = providers.Resource(
         opened,
         providers.Factory(
-            FifoContainerIO,
-            providers.Callable(os.path.join, settings.provided.state_dir, "io"),
+            ContainerStdio,
+            providers.Factory(
+                FifoStreams, providers.Callable(os.path.join, settings.provided.state_dir, "io")
+            ),
+            providers.Factory(HostLogFiles),
             clock,
             settings.provided.max_container_log_line_size,
         ),

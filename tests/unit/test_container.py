@@ -85,7 +85,7 @@ async def test_the_containerd_backend_wires_every_port_and_closes_what_it_opened
     ctx = await app.context.async_()
     ports: Ports = ctx.ports
     names = {type(getattr(ports, field)).__name__ for field in Ports.__dataclass_fields__}
-    assert {"ContainerdRuntime", "FifoContainerIO", "CniNetwork", "SqliteStateStore"} <= names
+    assert {"ContainerdRuntime", "ContainerStdio", "CniNetwork", "SqliteStateStore"} <= names
     assert ports.images is await backend.images() and ports.state is await backend.state()
     assert (tmp_path / "root" / "hexcri.db").exists()
     resources = [backend.client, backend.registry, backend.io, backend.state]
