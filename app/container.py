@@ -65,7 +65,11 @@ async def running_context(ports: Ports, settings: DomainSettings) -> AsyncIterat
 
 
 class Application(containers.DeclarativeContainer):
-    """Settings in; the chosen backend, the use cases' context and the servers out."""
+    """Settings in; the chosen backend, the use cases' context and the servers out.
+
+    `shutdown_resources` closes a resource after those that take it *directly* as an
+    argument (a Singleton in between hides the dependency): each server takes `context`.
+    """
 
     settings = providers.Dependency(instance_of=Settings)
     backend = providers.Selector(

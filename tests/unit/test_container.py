@@ -70,6 +70,19 @@ async def test_the_memory_application_serves_and_closes(tmp_path: Path) -> None:
     await close_resources(app.backend())
 
 
+def test_each_server_closes_before_what_it_uses(tmp_path: Path) -> None:
+    """`shutdown_resources` orders by the resources a resource takes directly: the CRI
+    server stops (calls in flight finish) before the streaming server, and both, with the
+    metrics endpoint, before the context waits for the clean-ups left."""
+    app = Application(settings=settings(tmp_path, "memory"))
+
+    def uses(resource: object, used: object) -> bool:
+        return any(p is used for p in resource.related)  # type: ignore[attr-defined]
+
+    assert uses(app.cri, app.streaming) and uses(app.cri, app.context)
+    assert uses(app.streaming, app.context) and uses(app.metrics, app.context)
+
+
 async def test_no_metrics_endpoint_unless_an_address_is_set(tmp_path: Path) -> None:
     app = Application(settings=settings(tmp_path, "memory"))
     assert await app.metrics.async_() is None
