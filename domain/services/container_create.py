@@ -9,35 +9,19 @@ from domain.ids import new_id
 from domain.model import (
     Container,
     ContainerConfig,
-    ContainerEventType,
     ContainerState,
     NamespaceMode,
     Sandbox,
     SandboxState,
 )
+from domain.names import container_name
+from domain.pods import KIND_LABEL, SANDBOX_ID_LABEL, log_path
 from domain.services.context import Context
 from domain.services.profiles import seccomp_profile
-from domain.services.rollback import Rollback
-from domain.services.sandbox_run import KIND_LABEL
 from domain.spec import HostDevice, container_spec
 from domain.validation.container import check_container
-from domain.validation.paths import effective_log_path
 from domain.validation.text import quote
 from ports.runtime import CreateRequest
-
-SANDBOX_ID_LABEL = "io.hexcri.sandbox-id"
-
-
-def reserved_name(config: ContainerConfig, sandbox: Sandbox) -> str:
-    """`name_sandbox-name_sandbox-namespace_sandbox-uid_attempt`."""
-    m = sandbox.config.metadata
-    return f"{config.metadata.name}_{m.name}_{m.namespace}_{m.uid}_{config.metadata.attempt}"
-
-
-def log_path(config: ContainerConfig, sandbox: Sandbox) -> str:
-    """The absolute log path kubelet asked for (relative to the sandbox's log directory);
-    none ("") when the pod has no log directory, as in containerd."""
-    return effective_log_path(sandbox.config.log_directory, config.log_path)
 
 
 def _target_pid(ctx: Context, config: ContainerConfig) -> int | None:
@@ -82,11 +66,7 @@ async def _create(ctx: Context, sandbox: Sandbox, config: ContainerConfig) -> st
         created_at=ctx.ports.clock.now_ns(),
         resources=config.resources,
     )
-    name = reserved_name(config, sandbox)
-    ctx.names.reserve(name, container.id)
-    undo = Rollback()
-    undo.push("release name", lambda: ctx.names.release(name))
-    try:
+    async with ctx.pods.creating(container, container_name(config, sandbox)) as uow:
         spec = container_spec(
             container,
             sandbox,
@@ -98,14 +78,13 @@ async def _create(ctx: Context, sandbox: Sandbox, config: ContainerConfig) -> st
                 ctx, config.security.seccomp, config.security.privileged
             ),
         )
-        await ctx.ports.state.put_container(container)
-        undo.push("forget state", lambda: ctx.ports.state.delete_container(container.id))
+        await uow.record()
         await asyncio.gather(*(ctx.ports.files.ensure_dir(m.host_path) for m in config.mounts))
-        undo.push("close stdio", lambda: ctx.ports.io.close(container.id))
+        uow.on_rollback("close stdio", lambda: ctx.ports.io.close(container.id))
         stdio = await ctx.ports.io.open(
             container.id, log_path(config, sandbox), config.tty, config.stdin
         )
-        undo.push("delete container", lambda: ctx.ports.runtime.delete(container.id))
+        uow.on_rollback("delete container", lambda: ctx.ports.runtime.delete(container.id))
         await ctx.ports.runtime.create(
             CreateRequest(
                 id=container.id,
@@ -116,11 +95,5 @@ async def _create(ctx: Context, sandbox: Sandbox, config: ContainerConfig) -> st
                 stdio=stdio,
             )
         )
-        container.committed = True
-        await ctx.ports.state.put_container(container)
-    except BaseException:
-        await asyncio.shield(undo.run())
-        raise
-    ctx.containers.add(container)
-    ctx.publish(container.id, sandbox.id, ContainerEventType.CREATED)
+        await uow.commit()
     return container.id

@@ -5,9 +5,8 @@ runtime container, snapshot and FIFOs are removed after, in the background (`Cle
 
 from __future__ import annotations
 
-from domain.model import Container, ContainerEventType
+from domain.model import Container
 from domain.services.concurrency import to_completion
-from domain.services.container_create import reserved_name
 from domain.services.container_stop import stop_held
 from domain.services.context import Context
 from domain.services.serial import holding
@@ -35,13 +34,8 @@ async def remove_held(ctx: Context, container: Container, *, now: bool = False) 
     await stop_held(ctx, container, 0)
     if now:
         await _clean_up(ctx, container.id)
-    await ctx.ports.state.delete_container(container.id)
-    ctx.containers.remove(container.id)
-    ctx.exits.forget(container.id)
-    sandbox = ctx.sandboxes.find(container.sandbox_id)
-    if sandbox is not None:
-        ctx.names.release(reserved_name(container.config, sandbox))
-    ctx.publish(container.id, container.sandbox_id, ContainerEventType.DELETED)
+    async with ctx.pods.changing(container) as uow:
+        await uow.remove()
     if not now:
         ctx.cleanups.start(container.id, container.sandbox_id, _clean_up(ctx, container.id))
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from domain.errors import FailedPrecondition, HexcriError, NotFound
-from domain.model import Container, ContainerEventType, ContainerState, SandboxState
+from domain.model import Container, ContainerState, SandboxState
 from domain.services.concurrency import to_completion
 from domain.services.context import Context
 from domain.services.serial import holding
@@ -28,14 +28,13 @@ async def _start(ctx: Context, container: Container) -> None:
     sandbox = ctx.sandboxes.find(container.sandbox_id)
     if sandbox is None or sandbox.state != SandboxState.READY:
         raise FailedPrecondition(f"sandbox {container.sandbox_id} is not ready")
-    try:
-        pid = await ctx.ports.runtime.start(container.id)
-    except HexcriError as exc:
-        container.mark_start_failed(str(exc), ctx.ports.clock.now_ns())
-        ctx.exits.set(container.id)
-        await ctx.ports.state.put_container(container)
-        await ctx.ports.io.close(container.id)
-        raise
-    container.mark_started(pid, ctx.ports.clock.now_ns())
-    await ctx.ports.state.put_container(container)
-    ctx.publish(container.id, container.sandbox_id, ContainerEventType.STARTED)
+    async with ctx.pods.changing(container) as uow:
+        try:
+            pid = await ctx.ports.runtime.start(container.id)
+        except HexcriError as exc:
+            container.mark_start_failed(str(exc), ctx.ports.clock.now_ns())
+            await uow.commit()
+            await ctx.ports.io.close(container.id)
+            raise
+        container.mark_started(pid, ctx.ports.clock.now_ns())
+        await uow.commit()

@@ -26,6 +26,7 @@ async def _update(ctx: Context, container: Container, resources: LinuxResources)
     if container.state not in (ContainerState.CREATED, ContainerState.RUNNING):
         raise FailedPrecondition(f"container {container.id} is {container.state.name}")
     oci = linux_resources(resources, ctx.settings.node)
-    await ctx.ports.runtime.update_resources(container.id, oci)
-    container.resources = resources
-    await ctx.ports.state.put_container(container)
+    async with ctx.pods.changing(container) as uow:
+        await ctx.ports.runtime.update_resources(container.id, oci)
+        container.resources = resources
+        await uow.commit()

@@ -5,11 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from domain.eventbus import EventBus
-from domain.model import ContainerEvent, ContainerEventType, Frozen
+from domain.model import Frozen
 from domain.names import NameRegistry
 from domain.reference import parse
 from domain.services.cleanup import Cleanups
 from domain.services.locks import ObjectLocks
+from domain.services.unit_of_work import PodRepository
 from domain.sharing import SharedWork
 from domain.spec import NodeOptions
 from domain.stats import CpuRates
@@ -65,13 +66,8 @@ class Context:
 
     ports: Ports
     settings: Settings = field(default_factory=Settings)
-    sandboxes: SandboxStore = field(default_factory=SandboxStore)
-    containers: ContainerStore = field(default_factory=ContainerStore)
     images: ImageIndex = field(default_factory=ImageIndex)
     bus: EventBus = field(default_factory=EventBus)
-    exits: ExitSignals = field(default_factory=ExitSignals)
-    # Names held by objects being created or committed; released on removal or rollback.
-    names: NameRegistry = field(default_factory=NameRegistry)
     # Pulls in flight by reference, so that concurrent pulls of one image share one download.
     # Stopped once none of their clients waits any more.
     pulls: SharedWork[str] = field(default_factory=SharedWork)
@@ -85,15 +81,26 @@ class Context:
     # What removals leave in the runtime, cleaned up after the answer.
     cleanups: Cleanups = field(default_factory=Cleanups)
 
+    # The pods: their durable record and the in-memory view, written by units of work.
+    pods: PodRepository = field(init=False)
+
     def __post_init__(self) -> None:
         self.images.pin(str(parse(self.settings.sandbox_image)))
+        self.pods = PodRepository(self.ports.state, self.ports.clock, self.bus)
 
-    def publish(self, container_id: str, sandbox_id: str, kind: ContainerEventType) -> None:
-        self.bus.publish(
-            ContainerEvent(
-                container_id=container_id,
-                sandbox_id=sandbox_id,
-                type=kind,
-                created_at=self.ports.clock.now_ns(),
-            )
-        )
+    @property
+    def sandboxes(self) -> SandboxStore:
+        return self.pods.sandboxes
+
+    @property
+    def containers(self) -> ContainerStore:
+        return self.pods.containers
+
+    @property
+    def names(self) -> NameRegistry:
+        """Names held by objects being created or listed; released on removal or rollback."""
+        return self.pods.names
+
+    @property
+    def exits(self) -> ExitSignals:
+        return self.pods.exits

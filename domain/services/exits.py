@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from domain.model import ContainerEventType, TaskExit, TaskOOM
+from domain.model import TaskExit, TaskOOM
 from domain.services.context import Context
 
 log = logging.getLogger(__name__)
@@ -14,7 +14,7 @@ async def handle_event(ctx: Context, event: TaskExit | TaskOOM) -> None:
     if isinstance(event, TaskOOM):
         container = ctx.containers.lookup(event.container_id)
         if container is not None:
-            container.oom_killed = True
+            container.oom_killed = True  # in memory until the exit records it with the reason
         return
     await record_exit(ctx, event)
 
@@ -27,16 +27,16 @@ async def record_exit(ctx: Context, event: TaskExit) -> None:
             ctx.exits.set(container.id)
             return
         await ctx.ports.io.close(container.id)  # the log is complete once the status says exited
-        container.mark_exited(event.exit_code, event.exited_at or ctx.ports.clock.now_ns())
-        await ctx.ports.state.put_container(container)
-        ctx.exits.set(container.id)
-        ctx.publish(container.id, container.sandbox_id, ContainerEventType.STOPPED)
+        async with ctx.pods.changing(container) as uow:
+            container.mark_exited(event.exit_code, event.exited_at or ctx.ports.clock.now_ns())
+            await uow.commit()  # with the exit signal and the STOPPED event
         await ctx.ports.runtime.reap(container.id)
         return
     sandbox = ctx.sandboxes.find(event.container_id) if len(event.container_id) == 64 else None
     if sandbox is not None:
-        sandbox.mark_not_ready()
-        await ctx.ports.state.put_sandbox(sandbox)
+        async with ctx.pods.changing(sandbox) as uow:
+            sandbox.mark_not_ready()
+            await uow.commit()
     ctx.exits.set(event.container_id)
 
 

@@ -26,11 +26,11 @@ from domain.model import (
     TaskExit,
     TaskStatus,
 )
-from domain.services.container_create import log_path, reserved_name
+from domain.names import container_name
+from domain.pods import KIND_LABEL, log_path, network_request
 from domain.services.context import Context
 from domain.services.exits import record_exit
 from domain.services.rollback import Rollback
-from domain.services.sandbox_run import KIND_LABEL, network_request
 from ports.network import PodNetworkRequest
 
 log = logging.getLogger(__name__)
@@ -62,17 +62,16 @@ class Reconciler:
         """Fill the stores from the record and re-open live containers' stdio; no runtime
         call but a bounded wait for the image list."""
         ctx = self.ctx
-        sandboxes, containers = await ctx.ports.state.load()
+        sandboxes, containers = await ctx.pods.records()
         known: set[str] = set()
         for sandbox in sandboxes:
             if not sandbox.committed:
                 self._interrupted.append(sandbox)
                 continue
             try:
-                ctx.names.reserve(sandbox.name, sandbox.id)
+                ctx.pods.restore_sandbox(sandbox)
             except AlreadyExists:
                 log.warning("recovery: sandbox %s holds a taken name %s", sandbox.id, sandbox.name)
-            ctx.sandboxes.add(sandbox)
             known.add(sandbox.id)
             self.pending.add(sandbox.id)
         for container in containers:
@@ -80,8 +79,7 @@ class Reconciler:
                 self._interrupted.append(container)
                 continue
             sandbox = ctx.sandboxes.get(container.sandbox_id)
-            ctx.names.reserve(reserved_name(container.config, sandbox), container.id)
-            ctx.containers.add(container)
+            ctx.pods.restore_container(container, container_name(container.config, sandbox))
             if container.state in LIVE:
                 self.pending.add(container.id)
                 await self._open_stdio(container, sandbox)
@@ -187,13 +185,15 @@ class Reconciler:
         running = seen is not None and seen.task == TaskStatus.RUNNING
         if running and seen is not None:
             if sandbox.state != SandboxState.READY or sandbox.pid != seen.pid:
-                sandbox.mark_ready(seen.pid)
-                await self.ctx.ports.state.put_sandbox(sandbox)
+                async with self.ctx.pods.changing(sandbox) as uow:
+                    sandbox.mark_ready(seen.pid)
+                    await uow.commit()
             return
         if sandbox.state == SandboxState.READY:
             log.info("recovery: the pause task of sandbox %s is not running", sandbox.id)
-            sandbox.mark_not_ready()
-            await self.ctx.ports.state.put_sandbox(sandbox)
+            async with self.ctx.pods.changing(sandbox) as uow:
+                sandbox.mark_not_ready()
+                await uow.commit()
         self.ctx.exits.set(sandbox.id)
 
     async def _settle_container(self, container: Container, seen: RuntimeContainer | None) -> None:
@@ -202,28 +202,30 @@ class Reconciler:
             return  # the exit event came first
         task = seen.task if seen is not None else TaskStatus.ABSENT
         if task == TaskStatus.RUNNING and seen is not None:
-            if container.state == ContainerState.CREATED:  # the start reply was lost
-                container.mark_started(seen.pid, ctx.ports.clock.now_ns())
-            elif container.state == ContainerState.UNKNOWN:  # an older hexcri's verdict
-                container.state = ContainerState.RUNNING
-                container.pid = seen.pid
-            else:
+            if container.state not in (ContainerState.CREATED, ContainerState.UNKNOWN):
                 return
-            await ctx.ports.state.put_container(container)
+            async with ctx.pods.changing(container) as uow:
+                if container.state == ContainerState.CREATED:  # the start reply was lost
+                    container.mark_started(seen.pid, ctx.ports.clock.now_ns())
+                else:  # an older hexcri's verdict
+                    container.state = ContainerState.RUNNING
+                    container.pid = seen.pid
+                await uow.commit()
         elif task == TaskStatus.STOPPED and seen is not None:
             at = seen.exited_at or ctx.ports.clock.now_ns()
             exit_ = TaskExit(container_id=container.id, exit_code=seen.exit_code, exited_at=at)
             await record_exit(ctx, exit_)
         elif task == TaskStatus.CREATED:
             if container.state == ContainerState.UNKNOWN:
-                container.state = ContainerState.CREATED
-                await ctx.ports.state.put_container(container)
+                async with ctx.pods.changing(container) as uow:
+                    container.state = ContainerState.CREATED
+                    await uow.commit()
         else:  # no task, no container: it ended without a trace (or was never started)
             log.info("recovery: container %s has no task: recorded as exited", container.id)
             await ctx.ports.io.close(container.id)
-            container.mark_exited(UNKNOWN_EXIT_CODE, ctx.ports.clock.now_ns(), GONE_MESSAGE)
-            await ctx.ports.state.put_container(container)
-            ctx.exits.set(container.id)
+            async with ctx.pods.changing(container) as uow:
+                container.mark_exited(UNKNOWN_EXIT_CODE, ctx.ports.clock.now_ns(), GONE_MESSAGE)
+                await uow.commit()  # with the exit signal
 
     # --- what no recorded object owns ------------------------------------------------------
 
@@ -244,7 +246,7 @@ class Reconciler:
         listed = await ctx.ports.runtime.list()
         owned_networks = await ctx.ports.network.owned()
         pins = await ctx.ports.netns.list()
-        sandboxes, containers = await ctx.ports.state.load()
+        sandboxes, containers = await ctx.pods.records()
         recorded = {s.id for s in sandboxes} | {c.id for c in containers}
         undo = Rollback()  # runs every step, logs the ones that fail
         for runtime_container in listed:  # never touch others'

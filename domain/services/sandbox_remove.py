@@ -37,7 +37,5 @@ async def _remove_held(ctx: Context, sandbox_id: str) -> None:
         await ctx.cleanups.wait(sandbox.id)  # of containers removed before: the shim is shared
         await ctx.ports.runtime.delete(sandbox.id)
         await ctx.ports.files.remove(sandbox.id)
-        await ctx.ports.state.delete_sandbox(sandbox.id)
-        ctx.sandboxes.remove(sandbox.id)
-        ctx.exits.forget(sandbox.id)
-        ctx.names.release(sandbox.name)
+        async with ctx.pods.changing(sandbox) as uow:
+            await uow.remove()

@@ -3,35 +3,17 @@ task is made in the namespace while the plugins configure it), started and commi
 
 from __future__ import annotations
 
-import asyncio
-
 from domain.ids import new_id
 from domain.model import Image, NamespaceMode, Sandbox, SandboxConfig
+from domain.pods import KIND_LABEL, network_request
 from domain.services.concurrency import both
 from domain.services.context import Context
 from domain.services.image_pull import ensure_image
 from domain.services.profiles import seccomp_profile
-from domain.services.rollback import Rollback
+from domain.services.unit_of_work import UnitOfWork
 from domain.spec import sandbox_files, sandbox_spec
 from domain.validation.sandbox import check_sandbox
-from ports.network import PodNetworkRequest
 from ports.runtime import CreateRequest
-
-KIND_LABEL = "io.hexcri.kind"
-
-
-def network_request(sandbox: Sandbox) -> PodNetworkRequest:
-    m = sandbox.config.metadata
-    return PodNetworkRequest(
-        sandbox_id=sandbox.id,
-        netns_path=sandbox.netns_path,
-        pod_name=m.name,
-        pod_namespace=m.namespace,
-        pod_uid=m.uid,
-        port_mappings=sandbox.config.port_mappings,
-        dns=sandbox.config.dns_config,
-        annotations=sandbox.config.annotations,
-    )
 
 
 async def run_pod_sandbox(ctx: Context, config: SandboxConfig, runtime_handler: str = "") -> str:
@@ -43,30 +25,21 @@ async def run_pod_sandbox(ctx: Context, config: SandboxConfig, runtime_handler: 
         runtime_handler=runtime_handler,
         created_at=ctx.ports.clock.now_ns(),
     )
-    ctx.names.reserve(sandbox.name, sandbox.id)
-    undo = Rollback()
-    undo.push("release name", lambda: ctx.names.release(sandbox.name))
-    try:
+    async with ctx.pods.creating(sandbox, sandbox.name) as uow:
         image = await ensure_image(ctx, ctx.settings.sandbox_image)
-        await ctx.ports.state.put_sandbox(sandbox)  # uncommitted: recovery rolls it back
-        undo.push("forget state", lambda: ctx.ports.state.delete_sandbox(sandbox.id))
+        await uow.record()  # uncommitted: recovery rolls it back
         if not config.host_network:
             sandbox.netns_path = await ctx.ports.netns.create(sandbox.id)
-            undo.push("remove netns", lambda: ctx.ports.netns.remove(sandbox.netns_path))
-            await ctx.ports.state.put_sandbox(sandbox)
+            uow.on_rollback("remove netns", lambda: ctx.ports.netns.remove(sandbox.netns_path))
+            await uow.record()
         sandbox.ips, _ = await both(
-            _setup_network(ctx, sandbox, undo), _create_pause(ctx, sandbox, image, undo)
+            _setup_network(ctx, sandbox, uow), _create_pause(ctx, sandbox, image, uow)
         )
         if sandbox.ips:  # the hosts file names the pod by its IP, known only now
             await _write_files(ctx, sandbox)
         pid = await ctx.ports.runtime.start(sandbox.id)
         sandbox.mark_ready(pid)
-        sandbox.committed = True
-        await ctx.ports.state.put_sandbox(sandbox)
-    except BaseException:
-        await asyncio.shield(undo.run())
-        raise
-    ctx.sandboxes.add(sandbox)
+        await uow.commit()
     return sandbox.id
 
 
@@ -77,20 +50,20 @@ async def _write_files(ctx: Context, sandbox: Sandbox) -> None:
     await ctx.ports.files.write(sandbox.id, sandbox_files(sandbox, ctx.settings.node), shm)
 
 
-async def _setup_network(ctx: Context, sandbox: Sandbox, undo: Rollback) -> tuple[str, ...]:
+async def _setup_network(ctx: Context, sandbox: Sandbox, uow: UnitOfWork) -> tuple[str, ...]:
     if sandbox.config.host_network:
         return ()
     request = network_request(sandbox)
-    undo.push("network teardown", lambda: ctx.ports.network.teardown(request))
+    uow.on_rollback("network teardown", lambda: ctx.ports.network.teardown(request))
     result = await ctx.ports.network.setup(request)
     return result.ips
 
 
-async def _create_pause(ctx: Context, sandbox: Sandbox, image: Image, undo: Rollback) -> None:
+async def _create_pause(ctx: Context, sandbox: Sandbox, image: Image, uow: UnitOfWork) -> None:
     node = ctx.settings.node
     security = sandbox.config.security
     profile = await seccomp_profile(ctx, security.seccomp, security.privileged)
-    undo.push("remove sandbox files", lambda: ctx.ports.files.remove(sandbox.id))
+    uow.on_rollback("remove sandbox files", lambda: ctx.ports.files.remove(sandbox.id))
     await _write_files(ctx, sandbox)
     request = CreateRequest(
         id=sandbox.id,
@@ -99,6 +72,6 @@ async def _create_pause(ctx: Context, sandbox: Sandbox, image: Image, undo: Roll
         spec=sandbox_spec(sandbox, image, node, profile),
         labels={KIND_LABEL: "sandbox"},
     )
-    undo.push("delete pause container", lambda: ctx.ports.runtime.delete(sandbox.id))
+    uow.on_rollback("delete pause container", lambda: ctx.ports.runtime.delete(sandbox.id))
     await ctx.ports.runtime.create(request)
     await ctx.ports.runtime.create_task(sandbox.id)
