@@ -59,6 +59,13 @@ class PodRepository:
         """A unit of work that changes (or removes) a listed `item`."""
         return UnitOfWork(self, item)
 
+    async def forget(self, item: Sandbox | Container) -> None:
+        """Delete the record of an object that is not listed (rolled back)."""
+        if isinstance(item, Container):
+            await self.state.delete_container(item.id)
+        else:
+            await self.state.delete_sandbox(item.id)
+
     async def records(self) -> tuple[list[Sandbox], list[Container]]:
         """Every recorded sandbox and container, committed or not."""
         return await self.state.load()
@@ -177,7 +184,7 @@ class UnitOfWork:
         if not failed:
             if self._recorded:
                 try:
-                    await self._forget()
+                    await self.repo.forget(item)
                 except Exception:
                     log.exception("rollback: forget the record of %s failed", item.id)
             self.repo.names.release(self._name)
@@ -190,9 +197,3 @@ class UnitOfWork:
         except Exception:
             log.exception("rollback: recording %s as UNKNOWN failed", item.id)
         self._list()
-
-    async def _forget(self) -> None:
-        if isinstance(self.item, Container):
-            await self.repo.state.delete_container(self.item.id)
-        else:
-            await self.repo.state.delete_sandbox(self.item.id)

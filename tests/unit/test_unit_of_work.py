@@ -21,18 +21,9 @@ from domain.model import (
     Sandbox,
     SandboxState,
 )
-from domain.services import (
-    container_create,
-    container_remove,
-    container_stop,
-    image_pull,
-    sandbox_remove,
-    sandbox_run,
-    sandbox_stop,
-)
-from domain.services.context import Context
 from domain.services.rollback import Rollback
 from domain.services.unit_of_work import PodRepository
+from tests.support.harness import Harness
 from tests.unit.conftest import container, pod
 
 
@@ -181,10 +172,10 @@ async def test_rollback_reports_the_steps_that_failed() -> None:
 
 
 async def test_a_container_whose_undo_failed_is_removed_by_remove_container(
-    ctx: Context, backend: MemoryBackend, monkeypatch: pytest.MonkeyPatch
+    ctx: Harness, backend: MemoryBackend, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    sid = await sandbox_run.run_pod_sandbox(ctx, pod())
-    await image_pull.pull_image(ctx, "busybox")
+    sid = await ctx.sandbox_run.run_pod_sandbox(pod())
+    await ctx.image_pull.pull_image("busybox")
 
     async def refused(request: object) -> None:
         raise Internal("runc refused")
@@ -196,25 +187,25 @@ async def test_a_container_whose_undo_failed_is_removed_by_remove_container(
     monkeypatch.setattr(backend.runtime, "create", refused)
     monkeypatch.setattr(backend.runtime, "delete", unreachable)
     with pytest.raises(Internal, match="runc refused"):
-        await container_create.create_container(ctx, sid, container())
+        await ctx.container_create.create_container(sid, container())
     [left] = ctx.containers.of_sandbox(sid)
     assert left.state == ContainerState.UNKNOWN
     with pytest.raises(AlreadyExists):  # its name is held until it is removed
-        await container_create.create_container(ctx, sid, container())
-    await container_stop.stop_container(ctx, left.id, 0)  # nothing runs: a no-op
+        await ctx.container_create.create_container(sid, container())
+    await ctx.container_stop.stop_container(left.id, 0)  # nothing runs: a no-op
     monkeypatch.setattr(backend.runtime, "delete", real_delete)
     monkeypatch.setattr(backend.runtime, "create", real_create)
-    await container_remove.remove_container(ctx, left.id)
+    await ctx.container_remove.remove_container(left.id)
     await ctx.cleanups.wait()
     assert ctx.containers.find(left.id) is None
     assert left.id not in backend.state.containers
     assert left.id not in backend.io._pipes
-    cid = await container_create.create_container(ctx, sid, container())  # the name is free
+    cid = await ctx.container_create.create_container(sid, container())  # the name is free
     assert ctx.containers.get(cid).state == ContainerState.CREATED
 
 
 async def test_a_sandbox_whose_undo_failed_is_unknown_shown_notready_until_removed(
-    ctx: Context, backend: MemoryBackend, monkeypatch: pytest.MonkeyPatch
+    ctx: Harness, backend: MemoryBackend, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     async def failing_start(container_id: str) -> int:
         raise Internal("pause failed to start")
@@ -226,19 +217,19 @@ async def test_a_sandbox_whose_undo_failed_is_unknown_shown_notready_until_remov
     monkeypatch.setattr(backend.runtime, "start", failing_start)
     monkeypatch.setattr(backend.runtime, "delete", unreachable)
     with pytest.raises(Internal, match="pause failed"):
-        await sandbox_run.run_pod_sandbox(ctx, pod())
+        await ctx.sandbox_run.run_pod_sandbox(pod())
     [left] = ctx.sandboxes.all()
     assert left.state == SandboxState.UNKNOWN
     assert left.state.shown == SandboxState.NOTREADY
     assert match_sandbox(SandboxFilter(state=SandboxState.NOTREADY), left)
     assert backend.runtime.has(left.id)  # what is left of it
     monkeypatch.setattr(backend.runtime, "delete", real_delete)
-    await sandbox_stop.stop_pod_sandbox(ctx, left.id)
+    await ctx.sandbox_stop.stop_pod_sandbox(left.id)
     assert left.state == SandboxState.NOTREADY
     assert not backend.runtime.has(left.id)
     assert backend.netns.paths == set() or left.netns_path == ""
     assert backend.network.allocations == {}
-    await sandbox_remove.remove_pod_sandbox(ctx, left.id)
+    await ctx.sandbox_remove.remove_pod_sandbox(left.id)
     assert ctx.sandboxes.all() == []
     assert backend.state.sandboxes == {}
     assert backend.files.files == {}
