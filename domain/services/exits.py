@@ -26,8 +26,10 @@ class Exits:
     async def handle_event(self, event: TaskExit | TaskOOM) -> None:
         if isinstance(event, TaskOOM):
             container = self.pods.containers.lookup(event.container_id)
-            if container is not None:
-                container.oom_killed = True  # recorded with the exit, whose reason it makes
+            if container is not None and not container.oom_killed:
+                async with self.pods.changing(container) as uow:
+                    container.oom_killed = True  # the exit's reason, once it is recorded
+                    await uow.commit()
             return
         await self.record_exit(event)
 

@@ -234,3 +234,27 @@ async def test_a_sandbox_whose_undo_failed_is_unknown_shown_notready_until_remov
     assert backend.state.sandboxes == {}
     assert backend.files.files == {}
     assert dict(ctx.names._owners) == {}
+
+
+async def test_a_restart_rolls_back_what_a_failed_undo_left(
+    ctx: Harness, backend: MemoryBackend, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async def failing_start(container_id: str) -> int:
+        raise Internal("pause failed to start")
+
+    async def unreachable(container_id: str) -> None:
+        raise Internal("shim unreachable")
+
+    real_delete = backend.runtime.delete
+    monkeypatch.setattr(backend.runtime, "start", failing_start)
+    monkeypatch.setattr(backend.runtime, "delete", unreachable)
+    with pytest.raises(Internal):
+        await ctx.sandbox_run.run_pod_sandbox(pod())
+    [left] = ctx.sandboxes.all()
+    monkeypatch.setattr(backend.runtime, "delete", real_delete)
+    fresh = Harness(ports=backend.ports())
+    await fresh.recovery.recover()  # the record is still uncommitted: rolled back
+    assert fresh.sandboxes.all() == []
+    assert backend.state.sandboxes == {}
+    assert not backend.runtime.has(left.id)
+    assert backend.network.allocations == {}
