@@ -51,15 +51,15 @@ class PodRepository:
         self.names = NameRegistry()
         self.exits = ExitSignals()
 
-    def creating(self, item: Sandbox | Container, name: str) -> UnitOfWork:
+    def creating(self, item: Pod, name: str) -> UnitOfWork:
         """A unit of work that makes `item`, reserving `name` for it."""
         return UnitOfWork(self, item, name)
 
-    def changing(self, item: Sandbox | Container) -> UnitOfWork:
+    def changing(self, item: Pod) -> UnitOfWork:
         """A unit of work that changes (or removes) a listed `item`."""
         return UnitOfWork(self, item)
 
-    async def forget(self, item: Sandbox | Container) -> None:
+    async def forget(self, item: Pod) -> None:
         """Delete the record of an object that is not listed (rolled back)."""
         if isinstance(item, Container):
             await self.state.delete_container(item.id)
