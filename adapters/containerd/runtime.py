@@ -21,7 +21,7 @@ from google.protobuf import any_pb2, empty_pb2, field_mask_pb2
 from adapters.containerd import api
 from adapters.containerd.client import ContainerdClient
 from adapters.containerd.faults import crash_point
-from adapters.containerd.fifo import Fifo, FifoReader, FifoWriter
+from adapters.containerd.fifo import Fifo, FifoPaths, FifoReader, FifoWriter, make_fifos
 from adapters.containerd.introspection import SnapshotterRoot
 from domain.errors import (
     AlreadyExists,
@@ -42,7 +42,7 @@ from domain.model import (
 from domain.spec import apply, needs_passwd, with_resolved_user
 from domain.spec.pipeline import resources as spec_resources
 from domain.spec.resources import merge_resources
-from ports.runtime import EXEC_OUTPUT_LIMIT, CreateRequest, Stdio
+from ports.runtime import EXEC_OUTPUT_LIMIT, CreateRequest
 from ports.streams import Streams, TerminalSize
 
 log = logging.getLogger(__name__)
@@ -104,7 +104,7 @@ class ContainerdRuntime:
         self._runtime = runtime
         self._runtime_options = runtime_options or {}
         # rootfs mounts and stdio of created containers whose task `start` will make
-        self._pending: dict[str, tuple[builtins.list[Any], Stdio]] = {}
+        self._pending: dict[str, tuple[builtins.list[Any], FifoPaths]] = {}
         # tasks made by `create_task`, not started yet: whether their extension is to clear
         self._made: dict[str, bool] = {}
         self._after: set[asyncio.Future[None]] = set()  # work done after the answer
@@ -140,7 +140,8 @@ class ContainerdRuntime:
                 metadata=leased,
             )
             crash_point("container-created")
-            self._pending[request.id] = (builtins.list(prepared.mounts), request.stdio)
+            stdio = FifoPaths.of(request.stdio)
+            self._pending[request.id] = (builtins.list(prepared.mounts), stdio)
         except BaseException:
             await asyncio.shield(_run_undo(request.id, undo))
             await asyncio.shield(self._delete_lease(lease))
@@ -169,7 +170,8 @@ class ContainerdRuntime:
             snapshotter=self._snapshotter,
             snapshot_key=request.id,
         )
-        container.extensions[TASK_EXTENSION].CopyFrom(_any(TASK_TYPE, request.stdio.model_dump()))
+        stdio = FifoPaths.of(request.stdio).model_dump()
+        container.extensions[TASK_EXTENSION].CopyFrom(_any(TASK_TYPE, stdio))
         return container
 
     async def create_task(self, container_id: str) -> None:
@@ -205,7 +207,7 @@ class ContainerdRuntime:
         crash_point("task-started")
         return int(started.pid)
 
-    async def _pending_task(self, container_id: str) -> tuple[builtins.list[Any], Stdio] | None:
+    async def _pending_task(self, container_id: str) -> tuple[builtins.list[Any], FifoPaths] | None:
         """The rootfs mounts and stdio of a container whose task is still to be made."""
         c = self._client
         got, mounts = await asyncio.gather(
@@ -217,7 +219,7 @@ class ContainerdRuntime:
         ext = got.container.extensions.get(TASK_EXTENSION)
         if ext is None or not ext.value:
             return None
-        return builtins.list(mounts.mounts), Stdio.model_validate_json(ext.value)
+        return builtins.list(mounts.mounts), FifoPaths.model_validate_json(ext.value)
 
     async def _task_made(self, container_id: str) -> None:
         """Clear the pending-task extension: from now on the task speaks for the container."""
@@ -338,7 +340,7 @@ class ContainerdRuntime:
         process.pop("consoleSize", None)
         exec_id = secrets.token_hex(8)
         workdir = self._exec_dir(container_id, exec_id)
-        await asyncio.to_thread(_make_fifos, workdir, ("stdout", "stderr"))
+        await asyncio.to_thread(make_fifos, workdir, ("stdout", "stderr"))
         out = FifoReader(os.path.join(workdir, "stdout"), limit)
         err = FifoReader(os.path.join(workdir, "stderr"), limit)
         created = False
@@ -409,7 +411,7 @@ class ContainerdRuntime:
         # not ask for is read and dropped)
         wanted = {"stdin": streams.stdin is not None, "stdout": True, "stderr": not tty}
         names = [n for n, on in wanted.items() if on]
-        await asyncio.to_thread(_make_fifos, workdir, names)
+        await asyncio.to_thread(make_fifos, workdir, names)
         paths = {n: os.path.join(workdir, n) if on else "" for n, on in wanted.items()}
         outputs = _ExecOutput(paths["stdout"], streams.stdout, paths["stderr"], streams.stderr)
         stdin = FifoWriter(paths["stdin"]) if paths["stdin"] else None
@@ -821,14 +823,6 @@ def _is_opaque(path: str) -> bool:
         return os.getxattr(path, "trusted.overlay.opaque", follow_symlinks=False) == b"y"
     except OSError:
         return False
-
-
-def _make_fifos(directory: str, names: Sequence[str]) -> None:
-    os.makedirs(directory, mode=0o700, exist_ok=True)
-    for name in names:
-        path = os.path.join(directory, name)
-        if not os.path.exists(path):
-            os.mkfifo(path, 0o600)
 
 
 def _expiry(seconds: int) -> str:
