@@ -171,6 +171,19 @@ async def test_rollback_reports_the_steps_that_failed() -> None:
 # --- through the use cases ------------------------------------------------------------------
 
 
+def fail_sandbox_undo(monkeypatch: pytest.MonkeyPatch, backend: MemoryBackend) -> None:
+    """The pause container fails to start, and deleting it fails too."""
+
+    async def failing_start(container_id: str) -> int:
+        raise Internal("pause failed to start")
+
+    async def unreachable(container_id: str) -> None:
+        raise Internal("shim unreachable")
+
+    monkeypatch.setattr(backend.runtime, "start", failing_start)
+    monkeypatch.setattr(backend.runtime, "delete", unreachable)
+
+
 async def test_a_container_whose_undo_failed_is_removed_by_remove_container(
     ctx: Harness, backend: MemoryBackend, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -207,15 +220,8 @@ async def test_a_container_whose_undo_failed_is_removed_by_remove_container(
 async def test_a_sandbox_whose_undo_failed_is_unknown_shown_notready_until_removed(
     ctx: Harness, backend: MemoryBackend, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    async def failing_start(container_id: str) -> int:
-        raise Internal("pause failed to start")
-
-    async def unreachable(container_id: str) -> None:
-        raise Internal("shim unreachable")
-
     real_delete = backend.runtime.delete
-    monkeypatch.setattr(backend.runtime, "start", failing_start)
-    monkeypatch.setattr(backend.runtime, "delete", unreachable)
+    fail_sandbox_undo(monkeypatch, backend)
     with pytest.raises(Internal, match="pause failed"):
         await ctx.sandbox_run.run_pod_sandbox(pod())
     [left] = ctx.sandboxes.all()
@@ -239,15 +245,8 @@ async def test_a_sandbox_whose_undo_failed_is_unknown_shown_notready_until_remov
 async def test_a_restart_rolls_back_what_a_failed_undo_left(
     ctx: Harness, backend: MemoryBackend, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    async def failing_start(container_id: str) -> int:
-        raise Internal("pause failed to start")
-
-    async def unreachable(container_id: str) -> None:
-        raise Internal("shim unreachable")
-
     real_delete = backend.runtime.delete
-    monkeypatch.setattr(backend.runtime, "start", failing_start)
-    monkeypatch.setattr(backend.runtime, "delete", unreachable)
+    fail_sandbox_undo(monkeypatch, backend)
     with pytest.raises(Internal):
         await ctx.sandbox_run.run_pod_sandbox(pod())
     [left] = ctx.sandboxes.all()
