@@ -14,8 +14,7 @@ from app import metrics, static_pods, systemd
 from app.container import Application
 from app.info import cri_config
 from app.settings import Settings
-from domain.services.exits import watch_runtime_events
-from domain.services.recovery import Reconciler
+from domain.services.usecases import UseCases
 
 log = logging.getLogger("hexcri")
 GRACE_SECONDS = 10.0
@@ -37,36 +36,40 @@ async def serve(settings: Settings) -> None:
     """
     fewer_malloc_arenas()
     app = Application(settings=settings)
-    ctx = app.context()
+    uses: UseCases = app.domain.use_cases()
+    domain_settings = app.domain_settings()
     stopping = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stopping.set)
-    exporter = metrics.start(settings.metrics_address, ctx) if settings.metrics_address else None
+    exporter = metrics.start(settings.metrics_address, uses) if settings.metrics_address else None
     if exporter is not None:
         log.info("metrics on http://%s/metrics", exporter.address)
-    reconciler = Reconciler(ctx)
+    reconciler = uses.recovery.reconciler()
     await reconciler.restore()
-    watcher = asyncio.create_task(watch_runtime_events(ctx), name="runtime-events")
+    watcher = asyncio.create_task(uses.task_exits.watch_runtime_events(), name="runtime-events")
     reconciling = asyncio.create_task(reconciler.run(), name="reconciler")
     # what the backend checks once (the image filesystem) must not hold up the socket
     checking = asyncio.create_task(app.backend().start(), name="backend-start")
-    streaming = StreamingServer(ctx, settings.streaming_address, app.backend().dialer)
+    streaming = StreamingServer(
+        uses.container_stream, settings.streaming_address, app.backend().dialer
+    )
     await streaming.start()
-    config = cri_config(settings, streaming.base_url, ctx.settings.node)
-    server = await start_server(ctx, settings.socket, streaming, config)
+    config = cri_config(settings, streaming.base_url, domain_settings.node)
+    server = await start_server(uses, settings.socket, streaming, config)
     log.info("hexcri %s serving CRI on %s (%s backend), streaming on %s",
-             ctx.settings.runtime_version, settings.socket, settings.backend,
+             domain_settings.runtime_version, settings.socket, settings.backend,
              streaming.base_url)  # fmt: skip
     systemd.notify("READY=1")
-    static = static_pods.start(ctx, settings)
+    static = static_pods.start(uses, settings)
     await stopping.wait()
     log.info("shutting down")
     systemd.notify("STOPPING=1")
     await static_pods.stop(static)
     await stop_server(server, GRACE_SECONDS)
     await streaming.stop()
-    await ctx.cleanups.wait(timeout=GRACE_SECONDS)  # what is left, recovery removes at start
+    # what is left, recovery removes at start
+    await uses.container_remove.wait_clean_ups(GRACE_SECONDS)
     for task in (checking, reconciling, watcher):
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
