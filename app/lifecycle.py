@@ -11,8 +11,7 @@ import signal
 from app import static_pods, systemd
 from app.container import Application, close_resources, open_resources
 from app.settings import Settings
-from domain.services.exits import watch_runtime_events
-from domain.services.recovery import Reconciler
+from domain.services.usecases import UseCases
 
 log = logging.getLogger("hexcri")
 MALLOC_ARENAS = 2  # glibc's M_ARENA_MAX: its default is 8 per core
@@ -39,25 +38,26 @@ async def serve(settings: Settings) -> None:
         loop.add_signal_handler(sig, stopping.set)
     backend = app.backend()
     await open_resources(backend)  # its clients and files; its checks start in the background
-    ctx = await app.context.async_()
+    uses: UseCases = await app.use_cases.async_()
+    domain_settings = app.domain_settings()
     await app.metrics.async_()
-    reconciler = Reconciler(ctx)
+    reconciler = uses.recovery.reconciler()
     await reconciler.restore()
-    watcher = asyncio.create_task(watch_runtime_events(ctx), name="runtime-events")
+    watcher = asyncio.create_task(uses.task_exits.watch_runtime_events(), name="runtime-events")
     reconciling = asyncio.create_task(reconciler.run(), name="reconciler")
     await app.cri.async_()  # and the streaming server it hands out URLs of
     streaming = await app.streaming.async_()
     log.info("hexcri %s serving CRI on %s (%s backend), streaming on %s",
-             ctx.settings.runtime_version, settings.socket, settings.backend,
+             domain_settings.runtime_version, settings.socket, settings.backend,
              streaming.base_url)  # fmt: skip
     systemd.notify("READY=1")
-    static = static_pods.start(ctx, settings)
+    static = static_pods.start(uses, settings)
     await stopping.wait()
     log.info("shutting down")
     systemd.notify("STOPPING=1")
     await static_pods.stop(static)
     # the CRI server (calls in flight finish), the streaming server, the metrics endpoint,
-    # then the context (the clean-ups removals left get a grace period)
+    # then the use cases (the clean-ups removals left get a grace period)
     await close_resources(app)
     for task in (reconciling, watcher):
         task.cancel()

@@ -18,22 +18,22 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 from domain.model import ContainerState, SandboxState
-from domain.services.context import Context
+from domain.services.usecases import UseCases
 
 
 class StoreCollector(Collector):
     """`hexcri_pod_sandboxes{state}`, `hexcri_containers{state}`, `hexcri_images`."""
 
-    def __init__(self, ctx: Context) -> None:
-        self.ctx = ctx
+    def __init__(self, uses: UseCases) -> None:
+        self.uses = uses
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
         pods = GaugeMetricFamily(
             "hexcri_pod_sandboxes", "Pod sandboxes hexcri holds, by state", labels=["state"]
         )
-        by_state = {s: 0 for s in SandboxState}
-        for sandbox in self.ctx.sandboxes.all():
-            by_state[sandbox.state] += 1
+        by_state = {s: 0 for s in SandboxState if s == s.shown}
+        for sandbox in self.uses.sandbox_query.list_pod_sandboxes():
+            by_state[sandbox.state.shown] += 1
         for sandbox_state, count in by_state.items():
             pods.add_metric([f"SANDBOX_{sandbox_state.name}"], count)
         yield pods
@@ -41,13 +41,15 @@ class StoreCollector(Collector):
             "hexcri_containers", "Containers hexcri holds, by state", labels=["state"]
         )
         counts = {s: 0 for s in ContainerState}
-        for container in self.ctx.containers.all():
+        for container in self.uses.container_query.list_containers():
             counts[container.state] += 1
         for container_state, count in counts.items():
             containers.add_metric([f"CONTAINER_{container_state.name}"], count)
         yield containers
         yield GaugeMetricFamily(
-            "hexcri_images", "Images in hexcri's index", value=len(self.ctx.images.all())
+            "hexcri_images",
+            "Images in hexcri's index",
+            value=len(self.uses.image_query.list_images()),
         )
 
 
@@ -80,14 +82,14 @@ def split_address(address: str) -> tuple[str, int]:
     return host.strip("[]") or "127.0.0.1", int(port)
 
 
-def start(address: str, ctx: Context) -> MetricsServer:
+def start(address: str, uses: UseCases) -> MetricsServer:
     """Serve /metrics on `address` (port 0: a free one) in a thread."""
     host, port = split_address(address)
     try:
         server, thread = start_http_server(port, host)
     except OSError as exc:
         raise OSError(exc.errno, f"metrics_address {address}: cannot serve there: {exc}") from exc
-    collector = StoreCollector(ctx)
+    collector = StoreCollector(uses)
     try:
         REGISTRY.register(collector)
     except BaseException:

@@ -29,10 +29,7 @@ from app.static_pods import node_facts
 from domain.errors import HexcriError
 from domain.logformat import parse_record
 from domain.model import ContainerState, Sandbox
-from domain.services.context import Context
-from domain.services.exits import watch_runtime_events
-from domain.services.image_pull import pull_progress
-from domain.services.recovery import recover
+from domain.services.usecases import UseCases
 from ports.images import PullProgress
 
 WAIT_SECONDS = 120.0
@@ -151,37 +148,37 @@ def main(settings: Settings, options: Options) -> int:
 
 async def _play(settings: Settings, options: Options, source: str, plans: list[PodPlan]) -> int:
     app = Application(settings=settings)
-    ctx = await app.context.async_()
-    watcher = asyncio.create_task(watch_runtime_events(ctx), name="runtime-events")
+    uses: UseCases = await app.use_cases.async_()
+    watcher = asyncio.create_task(uses.task_exits.watch_runtime_events(), name="runtime-events")
     try:
-        await recover(ctx)
-        progress = Progress(sys.stdout.isatty(), lambda ref: pull_progress(ctx, ref))
-        runner = PodRunner(ctx, owner="play", report=progress)
+        await uses.recovery.recover()
+        progress = Progress(sys.stdout.isatty(), uses.image_pull.pull_progress)
+        runner = PodRunner(uses, owner="play", report=progress)
         if options.down:
             for sandbox in runner.of_file(source):
                 await runner.remove(sandbox)
             say(f"{options.path}: down")
             return 0
         if options.logs:
-            await _logs(ctx, runner.of_file(source), options.follow)
+            await _logs(uses, runner.of_file(source), options.follow)
             return 0
-        code = await _up(ctx, runner, plans, options)
+        code = await _up(uses, runner, plans, options)
         if settings.backend == "memory":
             for sandbox in runner.of_file(source):
                 await runner.remove(sandbox)
             say("dry run (memory backend): the manifest converts and runs; removed again")
         elif options.follow and code == 0:
-            await _logs(ctx, runner.of_file(source), follow=True, tick=_stepper(runner, plans))
+            await _logs(uses, runner.of_file(source), follow=True, tick=_stepper(runner, plans))
         return code
     finally:
-        await close_resources(app)  # the context: removals' clean-up left (recovery: the rest)
+        await close_resources(app)  # removals' clean-up left (recovery: the rest)
         watcher.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await watcher
         await close_resources(app.backend())
 
 
-async def _up(ctx: Context, runner: PodRunner, plans: list[PodPlan], options: Options) -> int:
+async def _up(uses: UseCases, runner: PodRunner, plans: list[PodPlan], options: Options) -> int:
     """Create the pods and step them until every app container runs or the pods finish."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + options.timeout
@@ -192,38 +189,38 @@ async def _up(ctx: Context, runner: PodRunner, plans: list[PodPlan], options: Op
             sandbox = await runner.ensure(plan)
             sandboxes[plan.uid] = sandbox
             phases[plan.uid] = await runner.step(plan, sandbox)
-        if all(_settled(ctx, plan, sandboxes[plan.uid], phases[plan.uid]) for plan in plans):
+        if all(_settled(uses, plan, sandboxes[plan.uid], phases[plan.uid]) for plan in plans):
             break
         if loop.time() > deadline:
             say(f"hexcri play: the pods did not start within {options.timeout:g} s")
-            _summary(ctx, plans, sandboxes, phases)
+            _summary(uses, plans, sandboxes, phases)
             return 1
         await asyncio.sleep(0.2)
-    _summary(ctx, plans, sandboxes, phases)
+    _summary(uses, plans, sandboxes, phases)
     return 1 if "Failed" in phases.values() else 0
 
 
-def _settled(ctx: Context, plan: PodPlan, sandbox: Sandbox, phase: str) -> bool:
+def _settled(uses: UseCases, plan: PodPlan, sandbox: Sandbox, phase: str) -> bool:
     if phase in FINISHED:
         return True
     if phase != "Running":
         return False
     running = {
         c.config.labels.get(CONTAINER_NAME)
-        for c in ctx.containers.of_sandbox(sandbox.id)
+        for c in uses.container_query.containers_of(sandbox.id)
         if c.state == ContainerState.RUNNING
     }
     return all(c.name in running for c in plan.pod.spec.containers)
 
 
 def _summary(
-    ctx: Context, plans: list[PodPlan], sandboxes: dict[str, Sandbox], phases: dict[str, str]
+    uses: UseCases, plans: list[PodPlan], sandboxes: dict[str, Sandbox], phases: dict[str, str]
 ) -> None:
     for plan in plans:
         sandbox = sandboxes[plan.uid]
         ip = sandbox.ips[0] if sandbox.ips else "host network"
         say(f"pod {plan.namespace}/{plan.name} {phases[plan.uid]} IP {ip}")
-        for c in sorted(ctx.containers.of_sandbox(sandbox.id), key=lambda c: c.created_at):
+        for c in sorted(uses.container_query.containers_of(sandbox.id), key=lambda c: c.created_at):
             state = c.state.name.lower()
             if c.state == ContainerState.EXITED:
                 state += f" (exit {c.exit_code}, {c.reason})"
@@ -244,7 +241,7 @@ def _stepper(runner: PodRunner, plans: list[PodPlan]) -> Callable[[], Awaitable[
 
 
 async def _logs(
-    ctx: Context,
+    uses: UseCases,
     sandboxes: list[Sandbox],
     follow: bool,
     tick: Callable[[], Awaitable[None]] | None = None,
@@ -258,7 +255,9 @@ async def _logs(
     offsets: dict[str, int] = {}
     while True:
         for sandbox in sandboxes:
-            for c in sorted(ctx.containers.of_sandbox(sandbox.id), key=lambda c: c.created_at):
+            for c in sorted(
+                uses.container_query.containers_of(sandbox.id), key=lambda c: c.created_at
+            ):
                 path = os.path.join(sandbox.config.log_directory, c.config.log_path)
                 await asyncio.to_thread(_print_new, path, c.config.metadata.name, offsets)
         if not follow:

@@ -14,7 +14,7 @@ import grpc
 from adapters.cri.server import start_server, stop_server
 from adapters.streaming.server import StreamingServer
 from app import metrics
-from domain.services.context import Context
+from domain.services.usecases import UseCases
 from ports.streams import PodDialer
 
 log = logging.getLogger("hexcri")
@@ -22,33 +22,33 @@ GRACE_SECONDS = 10.0  # for the calls in flight at shutdown, and for the clean-u
 
 
 async def cri_server(
-    ctx: Context, socket: str, streaming: StreamingServer, config: dict[str, Any]
+    uses: UseCases, socket: str, streaming: StreamingServer, config: dict[str, Any]
 ) -> AsyncIterator[grpc.aio.Server]:
     """RuntimeService and ImageService on `socket`; at shutdown the calls in flight get
     `GRACE_SECONDS` to finish, and the socket file is removed."""
-    server = await start_server(ctx, socket, streaming, config)
+    server = await start_server(uses, socket, streaming, config)
     yield server
     await stop_server(server, GRACE_SECONDS)
 
 
 async def streaming_server(
-    ctx: Context, address: str, dialer: PodDialer
+    uses: UseCases, address: str, dialer: PodDialer
 ) -> AsyncIterator[StreamingServer]:
     """The HTTP server of the URLs Exec, Attach and PortForward hand out."""
-    server = StreamingServer(ctx, address, dialer)
+    server = StreamingServer(uses.container_stream, address, dialer)
     await server.start()
     yield server
     await server.stop()
 
 
 async def metrics_endpoint(
-    address: str, ctx: Context
+    address: str, uses: UseCases
 ) -> AsyncIterator[metrics.MetricsServer | None]:
     """Prometheus /metrics on `address` in a thread, or None when `address` is ""."""
     if not address:
         yield None
         return
-    exporter = metrics.start(address, ctx)
+    exporter = metrics.start(address, uses)
     log.info("metrics on http://%s/metrics", exporter.address)
     yield exporter
     await asyncio.to_thread(exporter.stop)  # joins its thread: not on the event loop

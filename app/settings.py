@@ -16,7 +16,7 @@ from pydantic_settings import (
 )
 
 from domain.logformat import MAX_RECORD
-from domain.services.context import Settings as DomainSettings
+from domain.services.settings import Settings as DomainSettings
 
 DEFAULT_CONFIG = "/etc/hexcri/config.toml"
 CONFIG_ENV = "HEXCRI_CONFIG"

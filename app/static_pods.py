@@ -7,7 +7,7 @@ import contextlib
 from typing import TYPE_CHECKING
 
 from app.settings import Settings
-from domain.services.context import Context
+from domain.services.usecases import UseCases
 
 if TYPE_CHECKING:
     from adapters.manifest.convert import NodeFacts
@@ -26,13 +26,13 @@ def node_facts(settings: Settings) -> NodeFacts:
     )
 
 
-def start(ctx: Context, settings: Settings) -> asyncio.Task[None] | None:
+def start(uses: UseCases, settings: Settings) -> asyncio.Task[None] | None:
     """The reconciler of `settings.manifest_dir`, or None when it is off."""
     if not settings.manifest_dir:
         return None
     from adapters.manifest.static import StaticPods
 
-    pods = StaticPods(ctx, settings.manifest_dir, node_facts(settings))
+    pods = StaticPods(uses, settings.manifest_dir, node_facts(settings))
     return asyncio.create_task(pods.run(), name="static-pods")
 
 

@@ -37,7 +37,7 @@ def labels_match(selector: dict[str, str], labels: dict[str, str]) -> bool:
 def match_sandbox(f: SandboxFilter, sandbox: Sandbox) -> bool:
     return (
         sandbox.id.startswith(f.id)
-        and (f.state is None or sandbox.state == f.state)
+        and (f.state is None or sandbox.state.shown == f.state)
         and labels_match(f.label_selector, sandbox.config.labels)
     )
 

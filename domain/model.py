@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from enum import Enum, IntEnum
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
 
 from domain.errors import FailedPrecondition
 
@@ -208,6 +208,14 @@ class SandboxConfig(Frozen):
 class SandboxState(IntEnum):
     READY = 0
     NOTREADY = 1
+    # A sandbox whose creation failed and whose undo failed too: listed (the CRI shows it
+    # NOTREADY, as containerd does) with what is left of it, for a Stop/Remove to finish.
+    UNKNOWN = 2
+
+    @property
+    def shown(self) -> SandboxState:
+        """The state as the CRI shows it (READY or NOTREADY)."""
+        return SandboxState.NOTREADY if self == SandboxState.UNKNOWN else self
 
 
 class Sandbox(Entity):
@@ -223,6 +231,13 @@ class Sandbox(Entity):
     pid: int = 0
     # False while RunPodSandbox is in flight: recovery rolls back what is not committed.
     committed: bool = False
+    # Domain events its transitions queued (none yet: the CRI's event stream is of
+    # containers), published when a unit of work commits them.
+    _events: list[ContainerEventType] = PrivateAttr(default_factory=list)
+
+    @property
+    def events(self) -> list[ContainerEventType]:
+        return self._events
 
     @property
     def name(self) -> str:
@@ -234,6 +249,13 @@ class Sandbox(Entity):
 
     def mark_not_ready(self) -> None:
         self.state = SandboxState.NOTREADY
+
+    def mark_committed(self) -> None:
+        self.committed = True
+
+    def mark_unknown(self) -> None:
+        """Its creation failed half-way and could not be undone entirely."""
+        self.state = SandboxState.UNKNOWN
 
 
 # --- containers -----------------------------------------------------------------------------
@@ -262,6 +284,13 @@ class ContainerConfig(Frozen):
     resources: LinuxResources | None = None
     security: ContainerSecurity = ContainerSecurity()
     stop_signal: str = ""
+
+
+class ContainerEventType(IntEnum):
+    CREATED = 0
+    STARTED = 1
+    STOPPED = 2
+    DELETED = 3
 
 
 class ContainerState(IntEnum):
@@ -298,6 +327,24 @@ class Container(Entity):
     resources: LinuxResources | None = None
     # False while CreateContainer is in flight: recovery rolls back what is not committed.
     committed: bool = False
+    # Domain events its transitions queued, published when a unit of work commits them.
+    _events: list[ContainerEventType] = PrivateAttr(default_factory=list)
+
+    @property
+    def events(self) -> list[ContainerEventType]:
+        return self._events
+
+    def mark_committed(self) -> None:
+        """Its creation is complete: CREATED."""
+        self.committed = True
+        self._events.append(ContainerEventType.CREATED)
+
+    def mark_unknown(self) -> None:
+        """Its creation failed half-way and could not be undone entirely."""
+        self.state = ContainerState.UNKNOWN
+
+    def mark_removed(self) -> None:
+        self._events.append(ContainerEventType.DELETED)
 
     def mark_started(self, pid: int, at: int) -> None:
         if self.state not in (ContainerState.CREATED, ContainerState.EXITED):
@@ -310,6 +357,7 @@ class Container(Entity):
         else:  # the exit event overtook the start reply: it started before it finished
             self.started_at = min(at, self.finished_at)
         self.pid = pid
+        self._events.append(ContainerEventType.STARTED)
 
     def mark_exited(self, exit_code: int, at: int, message: str = "") -> None:
         """Record the exit once; later reports of the same exit change nothing."""
@@ -326,6 +374,7 @@ class Container(Entity):
             self.reason = ExitReason.ERROR.value
         if message:
             self.message = message
+        self._events.append(ContainerEventType.STOPPED)
 
     def mark_start_failed(self, message: str, at: int) -> None:
         self.state = ContainerState.EXITED
@@ -484,13 +533,6 @@ class TaskExit(Frozen):
 
 class TaskOOM(Frozen):
     container_id: str
-
-
-class ContainerEventType(IntEnum):
-    CREATED = 0
-    STARTED = 1
-    STOPPED = 2
-    DELETED = 3
 
 
 class ContainerEvent(Frozen):

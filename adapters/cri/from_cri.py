@@ -294,6 +294,8 @@ def sandbox_filter(msg: cri.PodSandboxFilter | cri.PodSandboxStatsFilter) -> San
     state = None
     if isinstance(msg, cri.PodSandboxFilter) and msg.HasField("state"):
         state = enum_value(SandboxState, msg.state.state, "sandbox state")
+        if state != state.shown:  # UNKNOWN is the domain's, shown as NOTREADY
+            raise InvalidArgument(f"unknown sandbox state {msg.state.state}")
     return SandboxFilter(id=msg.id, state=state, label_selector=dict(msg.label_selector))
 
 

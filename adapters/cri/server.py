@@ -14,7 +14,7 @@ from cri_api.v1 import api_pb2_grpc as cri_grpc
 from adapters.cri.decoding import add_guarded
 from adapters.cri.servicer import ImageServicer, RuntimeServicer
 from adapters.cri.telemetry import TelemetryInterceptor
-from domain.services.context import Context
+from domain.services.usecases import UseCases
 from ports.streams import StreamingUrls
 
 MAX_MESSAGE_BYTES = 16 * 1024 * 1024  # kubelet's limit for CRI messages
@@ -38,12 +38,12 @@ def _prepare_socket(path: str) -> None:
 
 
 async def start_server(
-    ctx: Context,
+    uses: UseCases,
     socket_path: str,
     streaming: StreamingUrls | None = None,
     config: dict[str, Any] | None = None,
 ) -> grpc.aio.Server:
-    """Serve RuntimeService and ImageService for `ctx` on `unix://socket_path`, every call
+    """Serve RuntimeService and ImageService for `uses` on `unix://socket_path`, every call
     timed and counted (`adapters.cri.telemetry`); Exec, Attach and PortForward hand out URLs
     of `streaming` (Unimplemented without it); Status verbose shows `config`."""
     _prepare_socket(socket_path)
@@ -54,9 +54,9 @@ async def start_server(
             ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
         ],
     )
-    runtime = RuntimeServicer(ctx, streaming, config)
+    runtime = RuntimeServicer(uses, streaming, config)
     add_guarded(cri_grpc.add_RuntimeServiceServicer_to_server, runtime, server)
-    add_guarded(cri_grpc.add_ImageServiceServicer_to_server, ImageServicer(ctx), server)
+    add_guarded(cri_grpc.add_ImageServiceServicer_to_server, ImageServicer(uses), server)
     server.add_insecure_port(f"unix://{socket_path}")
     await server.start()
     os.chmod(socket_path, SOCKET_MODE)

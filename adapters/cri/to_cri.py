@@ -75,7 +75,7 @@ def pod_sandbox(sandbox: Sandbox) -> cri.PodSandbox:
     return cri.PodSandbox(
         id=sandbox.id,
         metadata=sandbox_metadata(sandbox),
-        state=sandbox.state.value,  # type: ignore[arg-type]
+        state=sandbox.state.shown.value,  # type: ignore[arg-type]
         created_at=sandbox.created_at,
         labels=sandbox.config.labels,
         annotations=sandbox.config.annotations,
@@ -88,7 +88,7 @@ def pod_sandbox_status(sandbox: Sandbox) -> cri.PodSandboxStatus:
     return cri.PodSandboxStatus(
         id=sandbox.id,
         metadata=sandbox_metadata(sandbox),
-        state=sandbox.state.value,  # type: ignore[arg-type]
+        state=sandbox.state.shown.value,  # type: ignore[arg-type]
         created_at=sandbox.created_at,
         network=cri.PodSandboxNetworkStatus(
             ip=ips[0] if ips else "", additional_ips=[cri.PodIP(ip=ip) for ip in ips[1:]]

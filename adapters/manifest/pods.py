@@ -25,15 +25,7 @@ from adapters.manifest.convert import (
 from adapters.manifest.models import Container as ContainerSpec
 from domain.errors import FailedPrecondition, HexcriError, NotFound
 from domain.model import Container, ContainerState, Image, Sandbox, SandboxState
-from domain.services.container_create import create_container
-from domain.services.container_remove import remove_container
-from domain.services.container_start import start_container
-from domain.services.container_stop import stop_container
-from domain.services.context import Context
-from domain.services.image_pull import ensure_image, pull_image
-from domain.services.sandbox_remove import remove_pod_sandbox
-from domain.services.sandbox_run import run_pod_sandbox
-from domain.services.sandbox_stop import stop_pod_sandbox
+from domain.services.usecases import UseCases
 
 log = logging.getLogger("hexcri.manifest")
 
@@ -51,7 +43,7 @@ def _quiet(_: str) -> None:
 class PodRunner:
     """Moves pods towards their plans through the domain's use cases."""
 
-    ctx: Context
+    uses: UseCases
     owner: str = "static"
     report: Report = _quiet
     backoff: Backoff = field(default_factory=Backoff)
@@ -64,7 +56,7 @@ class PodRunner:
         """Every sandbox this owner made (found by its annotations after a restart too)."""
         return [
             s
-            for s in self.ctx.sandboxes.all()
+            for s in self.uses.sandbox_query.list_pod_sandboxes()
             if MANIFEST_FILE in s.config.annotations
             and s.config.annotations.get(OWNER, "static") == self.owner
         ]
@@ -79,7 +71,7 @@ class PodRunner:
     def latest(self, sandbox: Sandbox) -> dict[str, Container]:
         """Each container name's most recent attempt."""
         latest: dict[str, Container] = {}
-        for c in self.ctx.containers.of_sandbox(sandbox.id):
+        for c in self.uses.container_query.containers_of(sandbox.id):
             name = c.config.labels.get(CONTAINER_NAME, c.config.metadata.name)
             held = latest.get(name)
             if held is None or c.config.metadata.attempt > held.config.metadata.attempt:
@@ -110,8 +102,8 @@ class PodRunner:
                 "annotations": {**plan.sandbox.annotations, OWNER: self.owner},
             }
         )
-        sandbox_id = await run_pod_sandbox(self.ctx, config)
-        sandbox = self.ctx.sandboxes.get(sandbox_id)
+        sandbox_id = await self.uses.sandbox_run.run_pod_sandbox(config)
+        sandbox = self.uses.sandbox_query.pod_sandbox_status(sandbox_id)
         ip = sandbox.ips[0] if sandbox.ips else "host network"
         self.report(f"pod {plan.namespace}/{plan.name}: sandbox {sandbox.id[:13]} ready, IP {ip}")
         return sandbox
@@ -120,7 +112,7 @@ class PodRunner:
         paths = self._volumes.get(sandbox.id)
         if paths is not None:
             return paths
-        files = self.ctx.ports.files
+        files = self.uses.pod_volumes
         paths = {}
         for volume in plan.volumes:
             if volume.kind == "hostPath":
@@ -136,16 +128,18 @@ class PodRunner:
     async def remove(self, sandbox: Sandbox, grace: int | None = None) -> None:
         """Stop the containers within the grace period, then remove the pod and its logs."""
         if grace is None:
-            grace = _grace(self.ctx, sandbox)
+            grace = _grace(self.uses, sandbox)
         running = [
             c
-            for c in self.ctx.containers.of_sandbox(sandbox.id)
+            for c in self.uses.container_query.containers_of(sandbox.id)
             if c.state == ContainerState.RUNNING
         ]
-        await asyncio.gather(*(stop_container(self.ctx, c.id, grace) for c in running))
-        await stop_pod_sandbox(self.ctx, sandbox.id)
-        await remove_pod_sandbox(self.ctx, sandbox.id)
-        await self.ctx.ports.files.remove_log_dir(sandbox.config.log_directory)
+        await asyncio.gather(
+            *(self.uses.container_stop.stop_container(c.id, grace) for c in running)
+        )
+        await self.uses.sandbox_stop.stop_pod_sandbox(sandbox.id)
+        await self.uses.sandbox_remove.remove_pod_sandbox(sandbox.id)
+        await self.uses.pod_volumes.remove_log_dir(sandbox.config.log_directory)
         self._volumes.pop(sandbox.id, None)
         self.backoff.forget(f"{sandbox.config.labels.get(POD_UID, '')}/")
         m = sandbox.config.metadata
@@ -197,7 +191,7 @@ class PodRunner:
         self, plan: PodPlan, sandbox: Sandbox, spec: ContainerSpec, held: Container
     ) -> None:
         key = f"{plan.uid}/{spec.name}"
-        now = self.ctx.ports.clock.now_ns()
+        now = self.uses.sandbox_query.now()
         ran = max(0, held.finished_at - held.started_at) if held.started_at else 0
         self.backoff.seed(key, held.config.metadata.attempt, held.created_at)
         if self.backoff.remaining(key, held.finished_at, ran, now):
@@ -210,10 +204,10 @@ class PodRunner:
         )
         await self.start(plan, sandbox, spec, attempt)
         # kubelet keeps the last dead container for its logs and status; older ones go
-        for c in self.ctx.containers.of_sandbox(sandbox.id):
+        for c in self.uses.container_query.containers_of(sandbox.id):
             same = c.config.labels.get(CONTAINER_NAME) == spec.name
             if same and c.config.metadata.attempt < attempt - 1:
-                await remove_container(self.ctx, c.id)
+                await self.uses.container_remove.remove_container(c.id)
 
     async def start(
         self, plan: PodPlan, sandbox: Sandbox, spec: ContainerSpec, attempt: int
@@ -225,10 +219,10 @@ class PodRunner:
         paths = await self.volume_paths(plan, sandbox)
         for mount in spec.volume_mounts:  # a symlink a container left must not lead out
             if mount.sub_path:
-                await self.ctx.ports.files.check_sub_path(paths[mount.name], mount.sub_path)
+                await self.uses.pod_volumes.check_sub_path(paths[mount.name], mount.sub_path)
         config = plan.container_config(spec, attempt, sandbox.ips[0] if sandbox.ips else "", paths)
-        container_id = await create_container(self.ctx, sandbox.id, config)
-        await self._start(self.ctx.containers.get(container_id))
+        container_id = await self.uses.container_create.create_container(sandbox.id, config)
+        await self._start(self.uses.container_query.container_status(container_id))
         self.report(
             f"pod {plan.namespace}/{plan.name}: container {spec.name} started ({container_id[:13]})"
         )
@@ -236,37 +230,37 @@ class PodRunner:
 
     async def _start(self, container: Container) -> None:
         try:
-            await start_container(self.ctx, container.id)
+            await self.uses.container_start.start_container(container.id)
         except HexcriError as exc:  # recorded as a StartError exit: restarted with back-off
             log.warning("container %s did not start: %s", container.config.metadata.name, exc)
 
     async def image(self, spec: ContainerSpec) -> Image:
         policy = spec.pull_policy()
         if policy == "Never":
-            found = self.ctx.images.resolve(spec.image)
+            found = self.uses.image_query.resolve(spec.image)
             if found is None:
                 raise NotFound(f"image {spec.image!r} is not present and imagePullPolicy is Never")
             return found
         if policy == "IfNotPresent":
-            found = self.ctx.images.resolve(spec.image)
+            found = self.uses.image_query.resolve(spec.image)
             if found is not None:
                 return found
         self.report(f"pulling {spec.image}")
         try:
-            image_id = await pull_image(self.ctx, spec.image)
+            image_id = await self.uses.image_pull.pull_image(spec.image)
         except BaseException as exc:
             self.report(f"pull of {spec.image} failed: {exc}")
             raise
         self.report(f"pulled {spec.image} ({image_id[:19]})")
-        return await ensure_image(self.ctx, image_id)
+        return await self.uses.image_pull.ensure_image(image_id)
 
 
 def _restarts(policy: str, exit_code: int) -> bool:
     return policy == "Always" or (policy == "OnFailure" and exit_code != 0)
 
 
-def _grace(ctx: Context, sandbox: Sandbox) -> int:
-    for c in ctx.containers.of_sandbox(sandbox.id):
+def _grace(uses: UseCases, sandbox: Sandbox) -> int:
+    for c in uses.container_query.containers_of(sandbox.id):
         value = c.config.annotations.get("io.kubernetes.pod.terminationGracePeriod", "")
         if value.isdigit():
             return int(value)

@@ -24,7 +24,7 @@ from adapters.manifest.convert import (
 from adapters.manifest.load import parse_manifest
 from adapters.manifest.pods import PodRunner
 from domain.errors import HexcriError
-from domain.services.context import Context
+from domain.services.usecases import UseCases
 
 log = logging.getLogger("hexcri.manifest")
 
@@ -54,7 +54,7 @@ def read_directory(directory: str) -> dict[str, str]:
 class StaticPods:
     """Keeps the pods of `directory` running; `run` loops until cancelled."""
 
-    ctx: Context
+    uses: UseCases
     directory: str
     node: NodeFacts
     interval: float = 1.0
@@ -67,7 +67,7 @@ class StaticPods:
     retry: dict[str, tuple[int, int, str]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        self.runner = PodRunner(self.ctx, owner="static", report=log.info)
+        self.runner = PodRunner(self.uses, owner="static", report=log.info)
 
     def plans(self, texts: dict[str, str]) -> tuple[dict[str, PodPlan], set[str]]:
         """Planned pods by uid, and the files that failed (their pods are kept)."""
@@ -101,7 +101,7 @@ class StaticPods:
         await asyncio.gather(*(self._sync_pod(plan) for plan in plans.values()))
 
     async def _sync_pod(self, plan: PodPlan) -> None:
-        now = self.ctx.ports.clock.now_ns()
+        now = self.uses.sandbox_query.now()
         not_before, delay, digest = self.retry.get(plan.uid, (0, 0, plan.hash))
         if now < not_before and digest == plan.hash:
             return

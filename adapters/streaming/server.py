@@ -17,8 +17,7 @@ from adapters.streaming.remotecommand import Channel, CommandFailed
 from adapters.streaming.session import SpdySession, SpdyStream
 from adapters.streaming.tokens import TokenCache
 from domain.errors import InvalidArgument
-from domain.services import container_stream
-from domain.services.context import Context
+from domain.services.container_stream import ContainerStream
 from ports.streams import (
     AttachRequest,
     Connection,
@@ -49,8 +48,8 @@ def split_address(address: str) -> tuple[str, int]:
 class StreamingServer:
     """Implements `ports.streams.StreamingUrls`; serves the URLs it hands out."""
 
-    def __init__(self, ctx: Context, address: str, dialer: PodDialer) -> None:
-        self._ctx = ctx
+    def __init__(self, streams: ContainerStream, address: str, dialer: PodDialer) -> None:
+        self._streams = streams
         self._host, self._port = split_address(address)
         self._dialer = dialer
         self._requests: TokenCache[StreamRequest] = TokenCache()
@@ -170,7 +169,7 @@ class StreamingServer:
 
     def _pod_dial(self, request: PortForwardRequest) -> Callable[[int], Awaitable[Connection]]:
         async def dial(port: int) -> Connection:
-            return await container_stream.dial_pod_port(self._ctx, self._dialer, request, port)
+            return await self._streams.dial_pod_port(self._dialer, request, port)
 
         return dial
 
@@ -193,14 +192,14 @@ class StreamingServer:
         except TimeoutError:
             log.warning("streams %s never came", sorted(expected - channels.keys()))
             return
-        ctx = self._ctx
+        uses = self._streams
 
         async def run(streams: Streams) -> None:
             if isinstance(request, ExecRequest):
-                code = await container_stream.exec_streaming(ctx, request, streams)
+                code = await uses.exec_streaming(request, streams)
                 if code != 0:
                     raise CommandFailed(request.cmd, code)
             else:
-                await container_stream.attach(ctx, request, streams)
+                await uses.attach(request, streams)
 
         await remotecommand.serve(protocol, channels, request.tty, run, session.closed)

@@ -1,1 +1,2 @@
-"""Use cases, one module each; every function takes the `Context` first."""
+"""Use cases, one module each; each a class that takes, in its constructor, exactly the
+ports, stores and other use cases it uses (wired in `app/container.py`)."""

@@ -3,124 +3,119 @@
 from __future__ import annotations
 
 import asyncio
+from dataclasses import dataclass
 
 from domain.errors import FailedPrecondition, NotFound
 from domain.ids import new_id
 from domain.model import (
     Container,
     ContainerConfig,
-    ContainerEventType,
     ContainerState,
     NamespaceMode,
     Sandbox,
     SandboxState,
 )
-from domain.services.context import Context
+from domain.names import container_name
+from domain.pods import KIND_LABEL, SANDBOX_ID_LABEL, log_path
+from domain.services.locks import ObjectLocks
 from domain.services.profiles import seccomp_profile
-from domain.services.rollback import Rollback
-from domain.services.sandbox_run import KIND_LABEL
-from domain.spec import HostDevice, container_spec
+from domain.services.unit_of_work import PodRepository
+from domain.spec import HostDevice, NodeOptions, container_spec
+from domain.store import ImageIndex
 from domain.validation.container import check_container
-from domain.validation.paths import effective_log_path
 from domain.validation.text import quote
-from ports.runtime import CreateRequest
+from ports.clock import Clock
+from ports.devices import HostDeviceLookup
+from ports.files import SandboxFiles
+from ports.io import ContainerIO
+from ports.profiles import SecurityProfiles
+from ports.runtime import ContainerRuntime, CreateRequest
 
-SANDBOX_ID_LABEL = "io.hexcri.sandbox-id"
-
-
-def reserved_name(config: ContainerConfig, sandbox: Sandbox) -> str:
-    """`name_sandbox-name_sandbox-namespace_sandbox-uid_attempt`."""
-    m = sandbox.config.metadata
-    return f"{config.metadata.name}_{m.name}_{m.namespace}_{m.uid}_{config.metadata.attempt}"
-
-
-def log_path(config: ContainerConfig, sandbox: Sandbox) -> str:
-    """The absolute log path kubelet asked for (relative to the sandbox's log directory);
-    none ("") when the pod has no log directory, as in containerd."""
-    return effective_log_path(sandbox.config.log_directory, config.log_path)
+__all__ = ["ContainerCreate", "log_path"]
 
 
-def _target_pid(ctx: Context, config: ContainerConfig) -> int | None:
-    """The pid whose PID namespace a TARGET-mode container joins."""
-    options = config.security.namespace_options
-    if options.pid != NamespaceMode.TARGET:
-        return None
-    target = ctx.containers.get(options.target_id)
-    if target.state != ContainerState.RUNNING:
-        raise FailedPrecondition(f"target container {target.id} is not running")
-    return target.pid
+@dataclass(frozen=True)
+class ContainerCreate:
+    pods: PodRepository
+    locks: ObjectLocks
+    images: ImageIndex
+    runtime: ContainerRuntime
+    io: ContainerIO
+    files: SandboxFiles
+    devices: HostDeviceLookup
+    profiles: SecurityProfiles
+    clock: Clock
+    node: NodeOptions
 
+    async def create_container(self, sandbox_id: str, config: ContainerConfig) -> str:
+        """Create a container in a READY sandbox; returns its ID. Nothing is left on
+        failure (or, where an undo step failed, a container listed UNKNOWN for Remove).
+        Holds the sandbox's lock shared: a stop or removal of the sandbox waits for it."""
+        found = self.pods.sandboxes.get(sandbox_id)
+        check_container(config, found.config, self.node)
+        async with self.locks.shared(found.id):
+            return await self._create(self.pods.sandboxes.get(found.id), config)
 
-async def _host_devices(ctx: Context, config: ContainerConfig) -> dict[str, list[HostDevice]]:
-    """The host's device nodes behind each device the container asks for."""
-    paths = [d.host_path for d in config.devices]
-    found = await asyncio.gather(*(ctx.ports.devices.lookup(p) for p in paths))
-    return dict(zip(paths, found, strict=True))
+    def _target_pid(self, config: ContainerConfig) -> int | None:
+        """The pid whose PID namespace a TARGET-mode container joins."""
+        options = config.security.namespace_options
+        if options.pid != NamespaceMode.TARGET:
+            return None
+        target = self.pods.containers.get(options.target_id)
+        if target.state != ContainerState.RUNNING:
+            raise FailedPrecondition(f"target container {target.id} is not running")
+        return target.pid
 
+    async def _host_devices(self, config: ContainerConfig) -> dict[str, list[HostDevice]]:
+        """The host's device nodes behind each device the container asks for."""
+        paths = [d.host_path for d in config.devices]
+        found = await asyncio.gather(*(self.devices.lookup(p) for p in paths))
+        return dict(zip(paths, found, strict=True))
 
-async def create_container(ctx: Context, sandbox_id: str, config: ContainerConfig) -> str:
-    """Create a container in a READY sandbox; returns its ID. Nothing is left on failure.
-    Holds the sandbox's lock shared: a stop or removal of the sandbox waits for it."""
-    found = ctx.sandboxes.get(sandbox_id)
-    check_container(config, found.config, ctx.settings.node)
-    async with ctx.locks.shared(found.id):
-        return await _create(ctx, ctx.sandboxes.get(found.id), config)
-
-
-async def _create(ctx: Context, sandbox: Sandbox, config: ContainerConfig) -> str:
-    if sandbox.state != SandboxState.READY:
-        raise FailedPrecondition(f"sandbox {sandbox.id} is not ready")
-    image = ctx.images.resolve(config.image)
-    if image is None:
-        raise NotFound(f"image {quote(config.image)} not found: pull it first")
-    container = Container(
-        id=new_id(),
-        sandbox_id=sandbox.id,
-        config=config,
-        image_id=image.id,
-        image_ref=image.repo_digests[0] if image.repo_digests else image.id,
-        created_at=ctx.ports.clock.now_ns(),
-        resources=config.resources,
-    )
-    name = reserved_name(config, sandbox)
-    ctx.names.reserve(name, container.id)
-    undo = Rollback()
-    undo.push("release name", lambda: ctx.names.release(name))
-    try:
-        spec = container_spec(
-            container,
-            sandbox,
-            image,
-            ctx.settings.node,
-            target_pid=_target_pid(ctx, config),
-            devices=await _host_devices(ctx, config),
-            seccomp_profile=await seccomp_profile(
-                ctx, config.security.seccomp, config.security.privileged
-            ),
+    async def _create(self, sandbox: Sandbox, config: ContainerConfig) -> str:
+        if sandbox.state != SandboxState.READY:
+            raise FailedPrecondition(f"sandbox {sandbox.id} is not ready")
+        image = self.images.resolve(config.image)
+        if image is None:
+            raise NotFound(f"image {quote(config.image)} not found: pull it first")
+        container = Container(
+            id=new_id(),
+            sandbox_id=sandbox.id,
+            config=config,
+            image_id=image.id,
+            image_ref=image.repo_digests[0] if image.repo_digests else image.id,
+            created_at=self.clock.now_ns(),
+            resources=config.resources,
         )
-        await ctx.ports.state.put_container(container)
-        undo.push("forget state", lambda: ctx.ports.state.delete_container(container.id))
-        await asyncio.gather(*(ctx.ports.files.ensure_dir(m.host_path) for m in config.mounts))
-        undo.push("close stdio", lambda: ctx.ports.io.close(container.id))
-        stdio = await ctx.ports.io.open(
-            container.id, log_path(config, sandbox), config.tty, config.stdin
-        )
-        undo.push("delete container", lambda: ctx.ports.runtime.delete(container.id))
-        await ctx.ports.runtime.create(
-            CreateRequest(
-                id=container.id,
-                sandbox_id=sandbox.id,
-                image=image,
-                spec=spec,
-                labels={KIND_LABEL: "container", SANDBOX_ID_LABEL: sandbox.id},
-                stdio=stdio,
+        async with self.pods.creating(container, container_name(config, sandbox)) as uow:
+            security = config.security
+            spec = container_spec(
+                container,
+                sandbox,
+                image,
+                self.node,
+                target_pid=self._target_pid(config),
+                devices=await self._host_devices(config),
+                seccomp_profile=await seccomp_profile(
+                    self.profiles, security.seccomp, security.privileged
+                ),
             )
-        )
-        container.committed = True
-        await ctx.ports.state.put_container(container)
-    except BaseException:
-        await asyncio.shield(undo.run())
-        raise
-    ctx.containers.add(container)
-    ctx.publish(container.id, sandbox.id, ContainerEventType.CREATED)
-    return container.id
+            await uow.record()
+            await asyncio.gather(*(self.files.ensure_dir(m.host_path) for m in config.mounts))
+            uow.on_rollback("close stdio", lambda: self.io.close(container.id))
+            stdio = await self.io.open(
+                container.id, log_path(config, sandbox), config.tty, config.stdin
+            )
+            uow.on_rollback("delete container", lambda: self.runtime.delete(container.id))
+            await self.runtime.create(
+                CreateRequest(
+                    id=container.id,
+                    sandbox_id=sandbox.id,
+                    image=image,
+                    spec=spec,
+                    labels={KIND_LABEL: "container", SANDBOX_ID_LABEL: sandbox.id},
+                    stdio=stdio,
+                )
+            )
+            await uow.commit()
+        return container.id

@@ -5,47 +5,59 @@ runtime container, snapshot and FIFOs are removed after, in the background (`Cle
 
 from __future__ import annotations
 
-from domain.model import Container, ContainerEventType
+from dataclasses import dataclass
+
+from domain.model import Container
+from domain.services.cleanup import Cleanups
 from domain.services.concurrency import to_completion
-from domain.services.container_create import reserved_name
-from domain.services.container_stop import stop_held
-from domain.services.context import Context
+from domain.services.container_stop import ContainerStop
+from domain.services.locks import ObjectLocks
 from domain.services.serial import holding
+from domain.services.unit_of_work import PodRepository
+from ports.io import ContainerIO
+from ports.runtime import ContainerRuntime
 
 
-async def remove_container(ctx: Context, container_id: str) -> None:
-    """Serialised with the container's other operations: a start waiting for the removal
-    finds the container gone (NotFound), a removal waiting for a start removes what started."""
-    found = ctx.containers.find(container_id)
-    if found is None:
-        return
-    await to_completion(_remove_held(ctx, found))
+@dataclass(frozen=True)
+class ContainerRemove:
+    pods: PodRepository
+    locks: ObjectLocks
+    stop: ContainerStop
+    runtime: ContainerRuntime
+    io: ContainerIO
+    cleanups: Cleanups
 
+    async def remove_container(self, container_id: str) -> None:
+        """Serialised with the container's other operations: a start waiting for the
+        removal finds the container gone (NotFound), a removal waiting for a start removes
+        what started."""
+        found = self.pods.containers.find(container_id)
+        if found is None:
+            return
+        await to_completion(self._remove_held(found))
 
-async def _remove_held(ctx: Context, found: Container) -> None:
-    async with holding(ctx, found) as container:
-        if container is not None:
-            await remove_held(ctx, container)
+    async def _remove_held(self, found: Container) -> None:
+        async with holding(self.locks, self.pods.containers, found) as container:
+            if container is not None:
+                await self.remove_held(container)
 
+    async def remove_held(self, container: Container, *, now: bool = False) -> None:
+        """The removal itself, for a caller that holds the container's lock. `now`: the
+        runtime's clean-up is done before the record goes (a sandbox removal, which deletes
+        the pause task next); otherwise it runs after the answer."""
+        await self.stop.stop_held(container, 0)
+        if now:
+            await self._clean_up(container.id)
+        async with self.pods.changing(container) as uow:
+            await uow.remove()
+        if not now:
+            self.cleanups.start(container.id, container.sandbox_id, self._clean_up(container.id))
 
-async def remove_held(ctx: Context, container: Container, *, now: bool = False) -> None:
-    """The removal itself, for a caller that holds the container's lock. `now`: the
-    runtime's clean-up is done before the record goes (a sandbox removal, which deletes the
-    pause task next); otherwise it runs after the answer."""
-    await stop_held(ctx, container, 0)
-    if now:
-        await _clean_up(ctx, container.id)
-    await ctx.ports.state.delete_container(container.id)
-    ctx.containers.remove(container.id)
-    ctx.exits.forget(container.id)
-    sandbox = ctx.sandboxes.find(container.sandbox_id)
-    if sandbox is not None:
-        ctx.names.release(reserved_name(container.config, sandbox))
-    ctx.publish(container.id, container.sandbox_id, ContainerEventType.DELETED)
-    if not now:
-        ctx.cleanups.start(container.id, container.sandbox_id, _clean_up(ctx, container.id))
+    async def wait_clean_ups(self, timeout: float | None = None) -> None:
+        """Until the clean-ups after the removals answered so far have ended (at most
+        `timeout` seconds; what is left, recovery's sweep removes at start)."""
+        await self.cleanups.wait(timeout=timeout)
 
-
-async def _clean_up(ctx: Context, container_id: str) -> None:
-    await ctx.ports.io.close(container_id)
-    await ctx.ports.runtime.delete(container_id)
+    async def _clean_up(self, container_id: str) -> None:
+        await self.io.close(container_id)
+        await self.runtime.delete(container_id)

@@ -3,29 +3,41 @@ makes) and kept for the status."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from domain.errors import FailedPrecondition, NotFound
 from domain.model import Container, ContainerState, LinuxResources
-from domain.services.context import Context
+from domain.services.locks import ObjectLocks
 from domain.services.serial import holding
+from domain.services.unit_of_work import PodRepository
+from domain.spec import NodeOptions
 from domain.spec.resources import linux_resources
 from domain.validation.resources import check_resources
+from ports.runtime import ContainerRuntime
 
 
-async def update_container_resources(
-    ctx: Context, container_id: str, resources: LinuxResources
-) -> None:
-    found = ctx.containers.get(container_id)
-    check_resources("linux", resources, ctx.settings.node)
-    async with holding(ctx, found) as container:
-        if container is None:
-            raise NotFound(f"container {found.id!r} not found")
-        await _update(ctx, container, resources)
+@dataclass(frozen=True)
+class ContainerUpdate:
+    pods: PodRepository
+    locks: ObjectLocks
+    runtime: ContainerRuntime
+    node: NodeOptions
 
+    async def update_container_resources(
+        self, container_id: str, resources: LinuxResources
+    ) -> None:
+        found = self.pods.containers.get(container_id)
+        check_resources("linux", resources, self.node)
+        async with holding(self.locks, self.pods.containers, found) as container:
+            if container is None:
+                raise NotFound(f"container {found.id!r} not found")
+            await self._update(container, resources)
 
-async def _update(ctx: Context, container: Container, resources: LinuxResources) -> None:
-    if container.state not in (ContainerState.CREATED, ContainerState.RUNNING):
-        raise FailedPrecondition(f"container {container.id} is {container.state.name}")
-    oci = linux_resources(resources, ctx.settings.node)
-    await ctx.ports.runtime.update_resources(container.id, oci)
-    container.resources = resources
-    await ctx.ports.state.put_container(container)
+    async def _update(self, container: Container, resources: LinuxResources) -> None:
+        if container.state not in (ContainerState.CREATED, ContainerState.RUNNING):
+            raise FailedPrecondition(f"container {container.id} is {container.state.name}")
+        oci = linux_resources(resources, self.node)
+        async with self.pods.changing(container) as uow:
+            await self.runtime.update_resources(container.id, oci)
+            container.resources = resources
+            await uow.commit()

@@ -1,19 +1,11 @@
-"""What every use case works with: the ports, the settings and the in-memory stores."""
+"""The outbound ports as the composition root hands them over, and the settings. Use cases
+take only the ports they use (see each use case's constructor), never this bundle."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
-from domain.eventbus import EventBus
-from domain.model import ContainerEvent, ContainerEventType, Frozen
-from domain.names import NameRegistry
-from domain.reference import parse
-from domain.services.cleanup import Cleanups
-from domain.services.locks import ObjectLocks
-from domain.sharing import SharedWork
-from domain.spec import NodeOptions
-from domain.stats import CpuRates
-from domain.store import ContainerStore, ExitSignals, ImageIndex, SandboxStore
+from domain.services.settings import Settings
 from ports.clock import Clock
 from ports.devices import HostDeviceLookup
 from ports.events import RuntimeEvents
@@ -24,6 +16,8 @@ from ports.network import NetworkNamespaces, PodNetwork
 from ports.profiles import SecurityProfiles
 from ports.runtime import ContainerRuntime
 from ports.state import StateStore
+
+__all__ = ["Ports", "Settings"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,58 +36,3 @@ class Ports:
     devices: HostDeviceLookup
     profiles: SecurityProfiles
     clock: Clock
-
-
-class Settings(Frozen):
-    """Runtime-wide settings the use cases need."""
-
-    runtime_name: str = "hexcri"
-    runtime_version: str = "unknown"  # the composition root's: the package's version
-    sandbox_image: str = "registry.k8s.io/pause:3.9"
-    cgroup_driver: str = NodeOptions().cgroup_driver
-    stop_kill_wait: float = 10.0  # seconds to wait for an exit after SIGKILL
-    shm_size: int = 64 << 20  # the pod's /dev/shm, as containerd's default
-    # The runtime handlers RunPodSandbox accepts: "" (the default) and containerd's name
-    # for the same runc runtime.
-    runtime_handlers: tuple[str, ...] = ("", "runc")
-    node: NodeOptions = NodeOptions()
-
-
-@dataclass
-class Context:
-    """The ports, settings, stores and bookkeeping shared by all use cases."""
-
-    ports: Ports
-    settings: Settings = field(default_factory=Settings)
-    sandboxes: SandboxStore = field(default_factory=SandboxStore)
-    containers: ContainerStore = field(default_factory=ContainerStore)
-    images: ImageIndex = field(default_factory=ImageIndex)
-    bus: EventBus = field(default_factory=EventBus)
-    exits: ExitSignals = field(default_factory=ExitSignals)
-    # Names held by objects being created or committed; released on removal or rollback.
-    names: NameRegistry = field(default_factory=NameRegistry)
-    # Pulls in flight by reference, so that concurrent pulls of one image share one download.
-    # Stopped once none of their clients waits any more.
-    pulls: SharedWork[str] = field(default_factory=SharedWork)
-    # One lock per sandbox and container: operations on one object are serialised.
-    locks: ObjectLocks = field(default_factory=ObjectLocks)
-    # The previous cpu sample of each container and pod, for the stats' usage_nano_cores.
-    cpu_rates: CpuRates = field(default_factory=CpuRates)
-    # Sandbox and container IDs restored from the record that recovery has not yet matched
-    # with the runtime: listed with their recorded state, marked as being reconciled.
-    reconciling: set[str] = field(default_factory=set)
-    # What removals leave in the runtime, cleaned up after the answer.
-    cleanups: Cleanups = field(default_factory=Cleanups)
-
-    def __post_init__(self) -> None:
-        self.images.pin(str(parse(self.settings.sandbox_image)))
-
-    def publish(self, container_id: str, sandbox_id: str, kind: ContainerEventType) -> None:
-        self.bus.publish(
-            ContainerEvent(
-                container_id=container_id,
-                sandbox_id=sandbox_id,
-                type=kind,
-                created_at=self.ports.clock.now_ns(),
-            )
-        )

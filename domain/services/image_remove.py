@@ -2,14 +2,23 @@
 
 from __future__ import annotations
 
-from domain.services.context import Context
-from domain.services.image_query import image_status
+from dataclasses import dataclass
+
+from domain.services.image_query import find_image
+from domain.store import ImageIndex
+from ports.images import ImageStore
 
 
-async def remove_image(ctx: Context, image: str) -> None:
-    """Like containerd's CRI, running containers keep their snapshots; the image record goes."""
-    found = image_status(ctx, image)
-    if found is None:
-        return
-    await ctx.ports.images.remove(found)
-    ctx.images.remove(found.id)
+@dataclass(frozen=True)
+class ImageRemove:
+    images: ImageIndex
+    store: ImageStore
+
+    async def remove_image(self, image: str) -> None:
+        """Like containerd's CRI, running containers keep their snapshots; the image record
+        goes."""
+        found = find_image(self.images, image)
+        if found is None:
+            return
+        await self.store.remove(found)
+        self.images.remove(found.id)

@@ -18,7 +18,9 @@ class Rollback:
     def push(self, what: str, undo: Callable[[], object]) -> None:
         self._steps.append((what, undo))
 
-    async def run(self) -> None:
+    async def run(self) -> list[str]:
+        """Run every step; returns the ones that failed (logged)."""
+        failed: list[str] = []
         while self._steps:
             what, undo = self._steps.pop()
             try:
@@ -27,3 +29,5 @@ class Rollback:
                     await result
             except Exception:
                 log.exception("rollback: %s failed", what)
+                failed.append(what)
+        return failed

@@ -1,4 +1,4 @@
-"""Unit fixtures: a domain Context on the memory fakes, with the exit watcher running."""
+"""Unit fixtures: the use cases on the memory fakes (a `Harness`), the exit watcher running."""
 
 from __future__ import annotations
 
@@ -9,8 +9,7 @@ import pytest
 
 from adapters.memory.backend import MemoryBackend
 from domain.model import ContainerConfig, ContainerMetadata, SandboxConfig, SandboxMetadata
-from domain.services.context import Context
-from domain.services.exits import watch_runtime_events
+from tests.support.harness import Harness
 
 
 @pytest.fixture
@@ -19,9 +18,9 @@ def backend() -> MemoryBackend:
 
 
 @pytest.fixture
-async def ctx(backend: MemoryBackend) -> AsyncIterator[Context]:
-    context = Context(ports=backend.ports())
-    watcher = asyncio.create_task(watch_runtime_events(context))
+async def ctx(backend: MemoryBackend) -> AsyncIterator[Harness]:
+    context = Harness(ports=backend.ports())
+    watcher = asyncio.create_task(context.task_exits.watch_runtime_events())
     await asyncio.sleep(0)
     yield context
     watcher.cancel()

@@ -49,12 +49,12 @@ def settings(tmp_path: Path, backend: str, **extra: object) -> Settings:
 async def test_the_memory_application_serves_and_closes(tmp_path: Path) -> None:
     app = Application(settings=settings(tmp_path, "memory", metrics_address="127.0.0.1:0"))
     await open_resources(app.backend())
-    ctx = await app.context.async_()
+    uses = await app.use_cases.async_()
     exporter = await app.metrics.async_()
     server = await app.cri.async_()
     streaming = await app.streaming.async_()
-    assert (await app.context.async_()) is ctx and (await app.cri.async_()) is server
-    assert ctx.settings.runtime_version == VERSION
+    assert (await app.use_cases.async_()) is uses and (await app.cri.async_()) is server
+    assert app.domain_settings().runtime_version == VERSION
     async with grpc.aio.insecure_channel(f"unix://{tmp_path / 'run' / 'cri.sock'}") as channel:
         stub = cri_grpc.RuntimeServiceStub(channel)  # type: ignore[no-untyped-call]
         version = await stub.Version(cri.VersionRequest())
@@ -66,21 +66,21 @@ async def test_the_memory_application_serves_and_closes(tmp_path: Path) -> None:
     await close_resources(app)
     assert not (tmp_path / "run" / "cri.sock").exists()
     assert exporter.collector not in REGISTRY._collector_to_names
-    assert not app.cri.initialized and not app.context.initialized
+    assert not app.cri.initialized and not app.use_cases.initialized
     await close_resources(app.backend())
 
 
 def test_each_server_closes_before_what_it_uses(tmp_path: Path) -> None:
     """`shutdown_resources` orders by the resources a resource takes directly: the CRI
     server stops (calls in flight finish) before the streaming server, and both, with the
-    metrics endpoint, before the context waits for the clean-ups left."""
+    metrics endpoint, before the use cases wait for the clean-ups left."""
     app = Application(settings=settings(tmp_path, "memory"))
 
-    def uses(resource: object, used: object) -> bool:
+    def takes(resource: object, used: object) -> bool:
         return any(p is used for p in resource.related)  # type: ignore[attr-defined]
 
-    assert uses(app.cri, app.streaming) and uses(app.cri, app.context)
-    assert uses(app.streaming, app.context) and uses(app.metrics, app.context)
+    assert takes(app.cri, app.streaming) and takes(app.cri, app.use_cases)
+    assert takes(app.streaming, app.use_cases) and takes(app.metrics, app.use_cases)
 
 
 async def test_no_metrics_endpoint_unless_an_address_is_set(tmp_path: Path) -> None:
@@ -95,8 +95,8 @@ async def test_the_containerd_backend_wires_every_port_and_closes_what_it_opened
     """Built without reaching containerd: the client's channel opens on first use."""
     app = Application(settings=settings(tmp_path, "containerd"))
     backend = app.backend()
-    ctx = await app.context.async_()
-    ports: Ports = ctx.ports
+    await app.use_cases.async_()
+    ports: Ports = await app.ports.async_()
     names = {type(getattr(ports, field)).__name__ for field in Ports.__dataclass_fields__}
     assert {"ContainerdRuntime", "ContainerStdio", "CniNetwork", "SqliteStateStore"} <= names
     assert ports.images is await backend.images() and ports.state is await backend.state()
@@ -131,7 +131,7 @@ def test_a_backend_imports_only_its_own_adapters(
 
         async def main():
             app = Application(settings=settings(Path({str(tmp_path)!r}), {backend!r}))
-            await app.context.async_()
+            await app.use_cases.async_()
             await app.cri.async_()
             await close_resources(app)
             await close_resources(app.backend())

@@ -19,7 +19,7 @@ from app.container import to_domain_settings
 from app.settings import CONFIG_ENV, Settings
 from app.version import VERSION
 from domain.logformat import MAX_RECORD
-from domain.services.context import Settings as DomainSettings
+from domain.services.settings import Settings as DomainSettings
 from domain.spec import NodeOptions
 
 REPO = Path(__file__).resolve().parents[2]

@@ -9,12 +9,11 @@ import pytest
 from adapters.memory.backend import MemoryBackend
 from domain.errors import InvalidArgument, NotFound
 from domain.model import ImageConfig
-from domain.services import image_pull, image_query, image_remove
-from domain.services.context import Context
+from tests.support.harness import Harness
 
 
-async def test_pull_status_list_remove(ctx: Context) -> None:
-    image_id = await image_pull.pull_image(ctx, "busybox")
+async def test_pull_status_list_remove(ctx: Harness) -> None:
+    image_id = await ctx.image_pull.pull_image("busybox")
     for name in (
         "busybox",
         "busybox:latest",
@@ -23,50 +22,50 @@ async def test_pull_status_list_remove(ctx: Context) -> None:
         image_id[7:19],
     ):
         found = (
-            image_query.image_status(ctx, name)
+            ctx.image_query.image_status(name)
             if ":" in name or name.isalpha()
             else ctx.images.resolve(name)
         )
         assert found is not None and found.id == image_id, name
-    image = image_query.image_status(ctx, "busybox")
+    image = ctx.image_query.image_status("busybox")
     assert image is not None
     assert image.repo_tags == ("docker.io/library/busybox:latest",)
     digest_ref = image.repo_digests[0]
-    assert image_query.image_status(ctx, digest_ref) is not None
-    await image_remove.remove_image(ctx, digest_ref)
-    assert image_query.image_status(ctx, "busybox") is None
-    await image_remove.remove_image(ctx, "busybox")  # absent: success
+    assert ctx.image_query.image_status(digest_ref) is not None
+    await ctx.image_remove.remove_image(digest_ref)
+    assert ctx.image_query.image_status("busybox") is None
+    await ctx.image_remove.remove_image("busybox")  # absent: success
 
 
-async def test_two_tags_one_image(ctx: Context, backend: MemoryBackend) -> None:
+async def test_two_tags_one_image(ctx: Harness, backend: MemoryBackend) -> None:
     backend.registry.add("example.com/app:v1", ImageConfig(cmd=("run",)))
     backend.registry.add("example.com/app:stable", ImageConfig(cmd=("run",)))
-    a = await image_pull.pull_image(ctx, "example.com/app:v1")
-    b = await image_pull.pull_image(ctx, "example.com/app:stable")
+    a = await ctx.image_pull.pull_image("example.com/app:v1")
+    b = await ctx.image_pull.pull_image("example.com/app:stable")
     assert a == b
-    images = image_query.list_images(ctx)
+    images = ctx.image_query.list_images()
     mine = [i for i in images if i.id == a]
     assert len(mine) == 1
     assert set(mine[0].repo_tags) == {"example.com/app:v1", "example.com/app:stable"}
-    assert [i.id for i in image_query.list_images(ctx, "example.com/app:v1")] == [a]
+    assert [i.id for i in ctx.image_query.list_images("example.com/app:v1")] == [a]
 
 
-async def test_concurrent_pulls_share_one_download(ctx: Context, backend: MemoryBackend) -> None:
-    ids = await asyncio.gather(*(image_pull.pull_image(ctx, "busybox") for _ in range(5)))
+async def test_concurrent_pulls_share_one_download(ctx: Harness, backend: MemoryBackend) -> None:
+    ids = await asyncio.gather(*(ctx.image_pull.pull_image("busybox") for _ in range(5)))
     assert len(set(ids)) == 1
     assert backend.images.pull_count == 1
 
 
-async def test_bad_references(ctx: Context) -> None:
+async def test_bad_references(ctx: Harness) -> None:
     with pytest.raises(InvalidArgument):
-        await image_pull.pull_image(ctx, "Busybox")
+        await ctx.image_pull.pull_image("Busybox")
     with pytest.raises(NotFound, match="nope"):
-        await image_pull.pull_image(ctx, "nope")
+        await ctx.image_pull.pull_image("nope")
 
 
-async def test_sandbox_image_is_pinned(ctx: Context) -> None:
-    await image_pull.pull_image(ctx, ctx.settings.sandbox_image)
-    image = image_query.image_status(ctx, ctx.settings.sandbox_image)
+async def test_sandbox_image_is_pinned(ctx: Harness) -> None:
+    await ctx.image_pull.pull_image(ctx.settings.sandbox_image)
+    image = ctx.image_query.image_status(ctx.settings.sandbox_image)
     assert image is not None and image.pinned
-    other = image_query.image_status(ctx, await image_pull.pull_image(ctx, "busybox"))
+    other = ctx.image_query.image_status(await ctx.image_pull.pull_image("busybox"))
     assert other is not None and not other.pinned

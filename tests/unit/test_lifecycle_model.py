@@ -11,20 +11,7 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 from adapters.memory.backend import MemoryBackend
 from domain.errors import AlreadyExists, FailedPrecondition, NotFound
 from domain.model import ContainerState, SandboxState
-from domain.services import (
-    container_create,
-    container_query,
-    container_remove,
-    container_start,
-    container_stop,
-    image_pull,
-    sandbox_query,
-    sandbox_remove,
-    sandbox_run,
-    sandbox_stop,
-)
-from domain.services.context import Context
-from domain.services.exits import watch_runtime_events
+from tests.support.harness import Harness
 from tests.unit.conftest import container, pod
 
 NAMES = st.sampled_from(["a", "b", "c"])
@@ -35,9 +22,9 @@ class PodLifecycle(RuleBasedStateMachine):
         super().__init__()
         self.loop = asyncio.new_event_loop()
         self.backend = MemoryBackend()
-        self.ctx = Context(ports=self.backend.ports())
-        self.watcher = self.loop.create_task(watch_runtime_events(self.ctx))
-        self.run(image_pull.pull_image(self.ctx, "busybox"))
+        self.ctx = Harness(ports=self.backend.ports())
+        self.watcher = self.loop.create_task(self.ctx.task_exits.watch_runtime_events())
+        self.run(self.ctx.image_pull.pull_image("busybox"))
         self.pods: dict[str, tuple[str, SandboxState]] = {}  # name -> (id, state)
         self.containers: dict[tuple[str, str], tuple[str, ContainerState]] = {}
         self.long: dict[str, bool] = {}
@@ -58,7 +45,7 @@ class PodLifecycle(RuleBasedStateMachine):
     @rule(name=NAMES)
     def run_pod(self, name: str) -> None:
         try:
-            sid = self.run(sandbox_run.run_pod_sandbox(self.ctx, pod(name, uid=name)))
+            sid = self.run(self.ctx.sandbox_run.run_pod_sandbox(pod(name, uid=name)))
         except AlreadyExists:
             assert name in self.pods
             return
@@ -70,7 +57,7 @@ class PodLifecycle(RuleBasedStateMachine):
         if name not in self.pods:
             return
         sid, _ = self.pods[name]
-        self.run(sandbox_stop.stop_pod_sandbox(self.ctx, sid))
+        self.run(self.ctx.sandbox_stop.stop_pod_sandbox(sid))
         self.pods[name] = (sid, SandboxState.NOTREADY)
         for key, (cid, state) in self.containers.items():
             if key[0] == name and state == ContainerState.RUNNING:
@@ -80,7 +67,7 @@ class PodLifecycle(RuleBasedStateMachine):
     def remove_pod(self, name: str) -> None:
         if name not in self.pods:
             return
-        self.run(sandbox_remove.remove_pod_sandbox(self.ctx, self.pods.pop(name)[0]))
+        self.run(self.ctx.sandbox_remove.remove_pod_sandbox(self.pods.pop(name)[0]))
         for key in [k for k in self.containers if k[0] == name]:
             del self.containers[key]
 
@@ -90,7 +77,7 @@ class PodLifecycle(RuleBasedStateMachine):
         cmd = ("server",) if long else ("true",)
         try:
             cid = self.run(
-                container_create.create_container(self.ctx, sid, container(cname, command=cmd))
+                self.ctx.container_create.create_container(sid, container(cname, command=cmd))
             )
         except NotFound:
             assert name not in self.pods
@@ -110,7 +97,7 @@ class PodLifecycle(RuleBasedStateMachine):
             return
         cid, state = self.containers[(name, cname)]
         try:
-            self.run(container_start.start_container(self.ctx, cid))
+            self.run(self.ctx.container_start.start_container(cid))
         except FailedPrecondition:
             assert state != ContainerState.CREATED or self.pods[name][1] != SandboxState.READY
             return
@@ -123,7 +110,7 @@ class PodLifecycle(RuleBasedStateMachine):
         if (name, cname) not in self.containers:
             return
         cid, state = self.containers[(name, cname)]
-        self.run(container_stop.stop_container(self.ctx, cid, 1))
+        self.run(self.ctx.container_stop.stop_container(cid, 1))
         if state == ContainerState.RUNNING:
             self.containers[(name, cname)] = (cid, ContainerState.EXITED)
 
@@ -132,13 +119,13 @@ class PodLifecycle(RuleBasedStateMachine):
         if (name, cname) not in self.containers:
             return
         cid, _ = self.containers.pop((name, cname))
-        self.run(container_remove.remove_container(self.ctx, cid))
+        self.run(self.ctx.container_remove.remove_container(cid))
 
     @invariant()
     def lists_match_the_model(self) -> None:
-        listed = {s.id: s.state for s in sandbox_query.list_pod_sandboxes(self.ctx)}
+        listed = {s.id: s.state for s in self.ctx.sandbox_query.list_pod_sandboxes()}
         assert listed == dict(self.pods.values())
-        containers = {c.id: c.state for c in container_query.list_containers(self.ctx)}
+        containers = {c.id: c.state for c in self.ctx.container_query.list_containers()}
         assert containers == dict(self.containers.values())
 
     @invariant()

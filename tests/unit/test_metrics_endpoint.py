@@ -10,10 +10,7 @@ import pytest
 from prometheus_client import REGISTRY
 
 from app import metrics
-from domain.services.container_create import create_container
-from domain.services.context import Context
-from domain.services.image_pull import pull_image
-from domain.services.sandbox_run import run_pod_sandbox
+from tests.support.harness import Harness
 from tests.unit.conftest import container, pod
 
 
@@ -28,11 +25,11 @@ def scrape(address: str) -> dict[str, float]:
     return samples
 
 
-async def test_metrics_show_objects_by_state_and_the_process(ctx: Context) -> None:
-    await pull_image(ctx, "busybox")
-    sid = await run_pod_sandbox(ctx, pod())
-    await create_container(ctx, sid, container())
-    server = metrics.start("127.0.0.1:0", ctx)
+async def test_metrics_show_objects_by_state_and_the_process(ctx: Harness) -> None:
+    await ctx.image_pull.pull_image("busybox")
+    sid = await ctx.sandbox_run.run_pod_sandbox(pod())
+    await ctx.container_create.create_container(sid, container())
+    server = metrics.start("127.0.0.1:0", ctx.uses)
     try:
         assert server.address.startswith("127.0.0.1:")
         samples = await asyncio.to_thread(scrape, server.address)
@@ -63,11 +60,11 @@ def test_addresses() -> None:
     assert metrics.split_address(":9464") == ("127.0.0.1", 9464)
 
 
-async def test_a_taken_port_names_the_setting(ctx: Context) -> None:
-    first = metrics.start("127.0.0.1:0", ctx)
+async def test_a_taken_port_names_the_setting(ctx: Harness) -> None:
+    first = metrics.start("127.0.0.1:0", ctx.uses)
     try:
         with pytest.raises(OSError, match=re.escape("metrics_address 127.0.0.1:")):
-            metrics.start(first.address, ctx)
+            metrics.start(first.address, ctx.uses)
         assert REGISTRY.get_sample_value("hexcri_images") is not None  # the first's collector
     finally:
         first.stop()

@@ -11,9 +11,8 @@ from adapters.memory.backend import MemoryBackend
 from domain.errors import NotFound
 from domain.model import AuthConfig, Image
 from domain.reference import Reference
-from domain.services import image_pull
-from domain.services.context import Context
 from domain.sharing import SharedWork
+from tests.support.harness import Harness
 from tests.unit.conftest import settle
 
 
@@ -44,10 +43,10 @@ def gated(backend: MemoryBackend, monkeypatch: pytest.MonkeyPatch) -> GatedPull:
 
 
 async def test_one_client_going_leaves_the_shared_pull_to_the_other(
-    ctx: Context, gated: GatedPull
+    ctx: Harness, gated: GatedPull
 ) -> None:
-    leaving = asyncio.ensure_future(image_pull.pull_image(ctx, "busybox"))
-    staying = asyncio.ensure_future(image_pull.pull_image(ctx, "busybox"))
+    leaving = asyncio.ensure_future(ctx.image_pull.pull_image("busybox"))
+    staying = asyncio.ensure_future(ctx.image_pull.pull_image("busybox"))
     await settle()
     leaving.cancel()
     await settle()
@@ -61,9 +60,9 @@ async def test_one_client_going_leaves_the_shared_pull_to_the_other(
 
 
 async def test_the_pull_is_cancelled_when_every_client_has_gone(
-    ctx: Context, gated: GatedPull
+    ctx: Harness, gated: GatedPull
 ) -> None:
-    clients = [asyncio.ensure_future(image_pull.pull_image(ctx, "busybox")) for _ in range(3)]
+    clients = [asyncio.ensure_future(ctx.image_pull.pull_image("busybox")) for _ in range(3)]
     await settle()
     for client in clients:
         client.cancel()
@@ -74,21 +73,21 @@ async def test_the_pull_is_cancelled_when_every_client_has_gone(
 
 
 async def test_a_client_after_a_cancelled_pull_starts_a_new_one(
-    ctx: Context, gated: GatedPull
+    ctx: Harness, gated: GatedPull
 ) -> None:
-    first = asyncio.ensure_future(image_pull.pull_image(ctx, "busybox"))
+    first = asyncio.ensure_future(ctx.image_pull.pull_image("busybox"))
     await settle()
     first.cancel()
-    second = asyncio.ensure_future(image_pull.pull_image(ctx, "busybox"))
+    second = asyncio.ensure_future(ctx.image_pull.pull_image("busybox"))
     await settle()
     gated.release.set()
     assert await second
     assert gated.started == 2 and gated.cancelled == 1
 
 
-async def test_a_failure_reaches_every_client(ctx: Context) -> None:
+async def test_a_failure_reaches_every_client(ctx: Harness) -> None:
     outcomes = await asyncio.gather(
-        *(image_pull.pull_image(ctx, "example.com/absent:1") for _ in range(3)),
+        *(ctx.image_pull.pull_image("example.com/absent:1") for _ in range(3)),
         return_exceptions=True,
     )
     assert all(isinstance(o, NotFound) for o in outcomes), outcomes

@@ -1,4 +1,4 @@
-"""Restart recovery on the memory fakes: a new Context over the same backend state."""
+"""Restart recovery on the memory fakes: a new `Harness` over the same backend state."""
 
 from __future__ import annotations
 
@@ -11,65 +11,59 @@ from domain.errors import Unavailable
 from domain.ids import new_id
 from domain.model import Container, ContainerState, RuntimeContainer, Sandbox, SandboxState
 from domain.services import (
-    container_create,
-    container_query,
-    image_pull,
     runtime_info,
-    sandbox_query,
-    sandbox_run,
 )
-from domain.services.container_start import start_container
-from domain.services.context import Context
-from domain.services.recovery import UNKNOWN_EXIT_CODE, Reconciler, recover
+from domain.services.recovery import UNKNOWN_EXIT_CODE
+from tests.support.harness import Harness
 from tests.unit.conftest import container, pod, settle
 
 
-async def restart(backend: MemoryBackend) -> Context:
-    fresh = Context(ports=backend.ports())
-    await recover(fresh)
+async def restart(backend: MemoryBackend) -> Harness:
+    fresh = Harness(ports=backend.ports())
+    await fresh.recovery.recover()
     return fresh
 
 
 async def test_restart_keeps_pods_containers_and_exit_codes(
-    ctx: Context, backend: MemoryBackend
+    ctx: Harness, backend: MemoryBackend
 ) -> None:
-    sid = await sandbox_run.run_pod_sandbox(ctx, pod())
-    await image_pull.pull_image(ctx, "busybox")
-    running = await container_create.create_container(
-        ctx, sid, container("srv", command=("server",))
+    sid = await ctx.sandbox_run.run_pod_sandbox(pod())
+    await ctx.image_pull.pull_image("busybox")
+    running = await ctx.container_create.create_container(
+        sid, container("srv", command=("server",))
     )
-    await start_container(ctx, running)
-    done = await container_create.create_container(ctx, sid, container("job", command=("false",)))
-    await start_container(ctx, done)
+    await ctx.container_start.start_container(running)
+    done = await ctx.container_create.create_container(sid, container("job", command=("false",)))
+    await ctx.container_start.start_container(done)
     await settle()
 
     after = await restart(backend)
-    assert sandbox_query.pod_sandbox_status(after, sid).state == SandboxState.READY
-    assert container_query.container_status(after, running).state == ContainerState.RUNNING
-    job = container_query.container_status(after, done)
+    assert after.sandbox_query.pod_sandbox_status(sid).state == SandboxState.READY
+    assert after.container_query.container_status(running).state == ContainerState.RUNNING
+    job = after.container_query.container_status(done)
     assert (job.state, job.exit_code, job.reason) == (ContainerState.EXITED, 1, "Error")
     assert backend.io.is_open(running)
     # names survive too
     with pytest.raises(Exception, match="reserved"):
-        await container_create.create_container(after, sid, container("srv"))
+        await after.container_create.create_container(sid, container("srv"))
 
 
-async def test_exit_while_down_is_reconciled(ctx: Context, backend: MemoryBackend) -> None:
-    sid = await sandbox_run.run_pod_sandbox(ctx, pod())
-    await image_pull.pull_image(ctx, "busybox")
-    cid = await container_create.create_container(ctx, sid, container(command=("server",)))
-    await start_container(ctx, cid)
+async def test_exit_while_down_is_reconciled(ctx: Harness, backend: MemoryBackend) -> None:
+    sid = await ctx.sandbox_run.run_pod_sandbox(pod())
+    await ctx.image_pull.pull_image("busybox")
+    cid = await ctx.container_create.create_container(sid, container(command=("server",)))
+    await ctx.container_start.start_container(cid)
     # hexcri is "down": the exit is recorded by the runtime only
     backend.runtime._subscribers.clear()
     backend.runtime.exit_container(cid, 7)
     after = await restart(backend)
-    c = container_query.container_status(after, cid)
+    c = after.container_query.container_status(cid)
     assert (c.state, c.exit_code) == (ContainerState.EXITED, 7)
 
 
-async def test_interrupted_creates_are_rolled_back(ctx: Context, backend: MemoryBackend) -> None:
-    sid = await sandbox_run.run_pod_sandbox(ctx, pod())
-    await image_pull.pull_image(ctx, "busybox")
+async def test_interrupted_creates_are_rolled_back(ctx: Harness, backend: MemoryBackend) -> None:
+    sid = await ctx.sandbox_run.run_pod_sandbox(pod())
+    await ctx.image_pull.pull_image("busybox")
     # a crash after the state write, the netns and the CNI ADD, before the commit
     half = ctx.sandboxes.get(sid).model_copy(update={"id": new_id(), "committed": False})
     half.netns_path = await backend.netns.create(half.id)
@@ -80,14 +74,14 @@ async def test_interrupted_creates_are_rolled_back(ctx: Context, backend: Memory
     stray = await backend.netns.create(new_id())
 
     after = await restart(backend)
-    assert [s.id for s in sandbox_query.list_pod_sandboxes(after)] == [sid]
-    assert not container_query.list_containers(after)
+    assert [s.id for s in after.sandbox_query.list_pod_sandboxes()] == [sid]
+    assert not after.container_query.list_containers()
     assert half.id not in backend.state.sandboxes and orphan.id not in backend.state.containers
     assert half.netns_path not in backend.netns.paths and stray not in backend.netns.paths
     assert list(backend.network.allocations) == [sid]
 
 
-async def test_recovery_deletes_only_its_own_orphans(ctx: Context, backend: MemoryBackend) -> None:
+async def test_recovery_deletes_only_its_own_orphans(ctx: Harness, backend: MemoryBackend) -> None:
     from domain.model import Image
     from ports.runtime import CreateRequest
 
@@ -105,11 +99,11 @@ async def test_recovery_deletes_only_its_own_orphans(ctx: Context, backend: Memo
 # --- reconciliation with the runtime, in the background --------------------------------------
 
 
-async def running_pod(ctx: Context) -> tuple[str, str]:
-    sid = await sandbox_run.run_pod_sandbox(ctx, pod())
-    await image_pull.pull_image(ctx, "busybox")
-    cid = await container_create.create_container(ctx, sid, container(command=("server",)))
-    await start_container(ctx, cid)
+async def running_pod(ctx: Harness) -> tuple[str, str]:
+    sid = await ctx.sandbox_run.run_pod_sandbox(pod())
+    await ctx.image_pull.pull_image("busybox")
+    cid = await ctx.container_create.create_container(sid, container(command=("server",)))
+    await ctx.container_start.start_container(cid)
     return sid, cid
 
 
@@ -126,43 +120,43 @@ def hexcri_down(backend: MemoryBackend) -> None:
 
 
 async def test_a_task_that_does_not_answer_keeps_its_recorded_state_until_it_answers(
-    ctx: Context, backend: MemoryBackend
+    ctx: Harness, backend: MemoryBackend
 ) -> None:
     sid, cid = await running_pod(ctx)
     hexcri_down(backend)
     backend.runtime.unresponsive = {sid, cid}
-    fresh = Context(ports=backend.ports())
-    reconciler = Reconciler(fresh)
+    fresh = Harness(ports=backend.ports())
+    reconciler = fresh.recovery.reconciler()
     await reconciler.restore()
     assert await reconciler.reconcile_once() is False
     assert reconciler.pending == {sid, cid}
-    assert sandbox_query.is_reconciling(fresh, sid) and sandbox_query.is_reconciling(fresh, cid)
+    assert fresh.sandbox_query.is_reconciling(sid) and fresh.sandbox_query.is_reconciling(cid)
     # no verdict from a timeout: the record stands, in memory and on disk
-    assert sandbox_query.pod_sandbox_status(fresh, sid).state == SandboxState.READY
-    assert container_query.container_status(fresh, cid).state == ContainerState.RUNNING
+    assert fresh.sandbox_query.pod_sandbox_status(sid).state == SandboxState.READY
+    assert fresh.container_query.container_status(cid).state == ContainerState.RUNNING
     assert recorded(backend, cid) == ContainerState.RUNNING
 
     backend.runtime.exit_container(cid, 7)  # it exited while its shim did not answer
     exited_at = backend.runtime._tasks[cid].exited_at
     backend.runtime.unresponsive = set()
     assert await reconciler.reconcile_once() is True
-    exited = container_query.container_status(fresh, cid)
+    exited = fresh.container_query.container_status(cid)
     assert (exited.state, exited.exit_code) == (ContainerState.EXITED, 7)
     assert exited.finished_at == exited_at  # the real time
     assert recorded(backend, cid) == ContainerState.EXITED
-    assert sandbox_query.pod_sandbox_status(fresh, sid).state == SandboxState.READY
-    assert not sandbox_query.is_reconciling(fresh, sid)
-    assert not sandbox_query.is_reconciling(fresh, cid)
+    assert fresh.sandbox_query.pod_sandbox_status(sid).state == SandboxState.READY
+    assert not fresh.sandbox_query.is_reconciling(sid)
+    assert not fresh.sandbox_query.is_reconciling(cid)
 
 
 async def test_the_background_reconciler_asks_again_until_settled(
-    ctx: Context, backend: MemoryBackend
+    ctx: Harness, backend: MemoryBackend
 ) -> None:
     sid, _ = await running_pod(ctx)
     hexcri_down(backend)
     backend.runtime.unresponsive = {sid}
-    fresh = Context(ports=backend.ports())
-    reconciler = Reconciler(fresh)
+    fresh = Harness(ports=backend.ports())
+    reconciler = fresh.recovery.reconciler()
     await reconciler.restore()
     running = asyncio.create_task(reconciler.run())
     for _ in range(20):  # several passes go by (the fake clock does not wait)
@@ -171,45 +165,45 @@ async def test_the_background_reconciler_asks_again_until_settled(
     backend.runtime.exit_container(sid, 137)  # the pause died meanwhile
     backend.runtime.unresponsive = set()
     await asyncio.wait_for(running, 5)
-    assert sandbox_query.pod_sandbox_status(fresh, sid).state == SandboxState.NOTREADY
+    assert fresh.sandbox_query.pod_sandbox_status(sid).state == SandboxState.NOTREADY
     assert recorded(backend, sid) == SandboxState.NOTREADY
 
 
 async def test_the_record_is_served_while_the_runtime_is_down(
-    ctx: Context, backend: MemoryBackend
+    ctx: Harness, backend: MemoryBackend
 ) -> None:
     sid, cid = await running_pod(ctx)
     hexcri_down(backend)
     backend.runtime.available = False
-    fresh = Context(ports=backend.ports())
-    reconciler = Reconciler(fresh)
+    fresh = Harness(ports=backend.ports())
+    reconciler = fresh.recovery.reconciler()
     await reconciler.restore()
-    assert [s.id for s in sandbox_query.list_pod_sandboxes(fresh)] == [sid]
-    assert container_query.container_status(fresh, cid).state == ContainerState.RUNNING
+    assert [s.id for s in fresh.sandbox_query.list_pod_sandboxes()] == [sid]
+    assert fresh.container_query.container_status(cid).state == ContainerState.RUNNING
     assert backend.io.is_open(cid)  # its stdio is read before anything else
     with pytest.raises(Unavailable):
         await reconciler.reconcile_once()
     backend.runtime.available = True
     assert await reconciler.reconcile_once() is True
     assert backend.runtime.released_before == reconciler.started_ns
-    assert container_query.container_status(fresh, cid).state == ContainerState.RUNNING
+    assert fresh.container_query.container_status(cid).state == ContainerState.RUNNING
 
 
-async def test_a_lost_start_reply_and_a_vanished_task(ctx: Context, backend: MemoryBackend) -> None:
-    sid = await sandbox_run.run_pod_sandbox(ctx, pod())
-    await image_pull.pull_image(ctx, "busybox")
-    started = await container_create.create_container(ctx, sid, container("a", command=("srv",)))
-    gone = await container_create.create_container(ctx, sid, container("b", command=("srv",)))
-    await start_container(ctx, gone)
+async def test_a_lost_start_reply_and_a_vanished_task(ctx: Harness, backend: MemoryBackend) -> None:
+    sid = await ctx.sandbox_run.run_pod_sandbox(pod())
+    await ctx.image_pull.pull_image("busybox")
+    started = await ctx.container_create.create_container(sid, container("a", command=("srv",)))
+    gone = await ctx.container_create.create_container(sid, container("b", command=("srv",)))
+    await ctx.container_start.start_container(gone)
     hexcri_down(backend)
     await backend.runtime.start(started)  # the task started; hexcri died before its reply
     await backend.runtime.delete(gone)  # someone removed the task behind hexcri's back
 
     after = await restart(backend)
-    now_running = container_query.container_status(after, started)
+    now_running = after.container_query.container_status(started)
     assert now_running.state == ContainerState.RUNNING and now_running.pid
     assert recorded(backend, started) == ContainerState.RUNNING
-    vanished = container_query.container_status(after, gone)
+    vanished = after.container_query.container_status(gone)
     assert (vanished.state, vanished.exit_code) == (ContainerState.EXITED, UNKNOWN_EXIT_CODE)
     assert vanished.message
 
@@ -223,7 +217,7 @@ async def test_status_answers_while_the_runtime_hangs(
 
     monkeypatch.setattr(backend.runtime, "ready", hang)
     monkeypatch.setattr(runtime_info, "READY_WAIT", 0.05)
-    runtime, _ = await runtime_info.status(Context(ports=backend.ports()))
+    runtime, _ = await Harness(ports=backend.ports()).runtime_info.status()
     assert (runtime.type, runtime.status, runtime.reason) == (
         "RuntimeReady",
         False,
@@ -232,30 +226,30 @@ async def test_status_answers_while_the_runtime_hangs(
 
 
 async def test_a_second_look_catches_an_exit_between_the_check_and_the_subscription(
-    ctx: Context, backend: MemoryBackend
+    ctx: Harness, backend: MemoryBackend
 ) -> None:
     sid, cid = await running_pod(ctx)
     hexcri_down(backend)
-    fresh = Context(ports=backend.ports())
-    reconciler = Reconciler(fresh)
+    fresh = Harness(ports=backend.ports())
+    reconciler = fresh.recovery.reconciler()
     await reconciler.restore()
     assert await reconciler.reconcile_once() is True
     backend.runtime.exit_container(cid, 4)  # no one listens yet
     await asyncio.wait_for(reconciler.run(), 5)
-    exited = container_query.container_status(fresh, cid)
+    exited = fresh.container_query.container_status(cid)
     assert (exited.state, exited.exit_code) == (ContainerState.EXITED, 4)
-    assert sandbox_query.pod_sandbox_status(fresh, sid).state == SandboxState.READY
+    assert fresh.sandbox_query.pod_sandbox_status(sid).state == SandboxState.READY
 
 
 async def test_a_call_during_the_check_has_the_last_word(
-    ctx: Context, backend: MemoryBackend, monkeypatch: pytest.MonkeyPatch
+    ctx: Harness, backend: MemoryBackend, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """StopPodSandbox while the reconciler waits for the runtime's answer (which says the
     pause runs): the pod stays NOTREADY."""
     sid, _ = await running_pod(ctx)
     hexcri_down(backend)
-    fresh = Context(ports=backend.ports())
-    reconciler = Reconciler(fresh)
+    fresh = Harness(ports=backend.ports())
+    reconciler = fresh.recovery.reconciler()
     await reconciler.restore()
     inspect = backend.runtime.inspect
 
@@ -267,4 +261,4 @@ async def test_a_call_during_the_check_has_the_last_word(
 
     monkeypatch.setattr(backend.runtime, "inspect", stopped_meanwhile)
     assert await reconciler.reconcile_once() is True
-    assert sandbox_query.pod_sandbox_status(fresh, sid).state == SandboxState.NOTREADY
+    assert fresh.sandbox_query.pod_sandbox_status(sid).state == SandboxState.NOTREADY

@@ -10,22 +10,14 @@ import pytest
 
 from adapters.memory.backend import MemoryBackend
 from domain.errors import NotFound
-from domain.services import (
-    container_create,
-    container_query,
-    container_remove,
-    image_pull,
-    sandbox_remove,
-    sandbox_run,
-)
-from domain.services.context import Context
+from tests.support.harness import Harness
 from tests.unit.conftest import container, pod
 
 
-async def created(ctx: Context) -> tuple[str, str]:
-    sid = await sandbox_run.run_pod_sandbox(ctx, pod(name="web", uid="uid-web"))
-    await image_pull.pull_image(ctx, "busybox")
-    cid = await container_create.create_container(ctx, sid, container(name="app"))
+async def created(ctx: Harness) -> tuple[str, str]:
+    sid = await ctx.sandbox_run.run_pod_sandbox(pod(name="web", uid="uid-web"))
+    await ctx.image_pull.pull_image("busybox")
+    cid = await ctx.container_create.create_container(sid, container(name="app"))
     return sid, cid
 
 
@@ -46,14 +38,14 @@ def held_deletes(
 
 
 async def test_the_answer_comes_before_the_runtime_clean_up(
-    ctx: Context, backend: MemoryBackend, monkeypatch: pytest.MonkeyPatch
+    ctx: Harness, backend: MemoryBackend, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     _, cid = await created(ctx)
     release = asyncio.Event()
     deleted = held_deletes(monkeypatch, backend, release)
-    await asyncio.wait_for(container_remove.remove_container(ctx, cid), 5)
+    await asyncio.wait_for(ctx.container_remove.remove_container(cid), 5)
     with pytest.raises(NotFound):
-        await container_query.container_status(ctx, cid)
+        await ctx.container_query.container_status(cid)
     assert cid not in backend.state.containers
     assert backend.runtime.has(cid)  # not yet: the clean-up waits
     release.set()
@@ -65,14 +57,14 @@ async def test_the_answer_comes_before_the_runtime_clean_up(
 
 
 async def test_a_pod_removal_waits_for_its_containers_clean_up(
-    ctx: Context, backend: MemoryBackend, monkeypatch: pytest.MonkeyPatch
+    ctx: Harness, backend: MemoryBackend, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The pause container is deleted after the containers that shared its shim."""
     sid, cid = await created(ctx)
     release = asyncio.Event()
     deleted = held_deletes(monkeypatch, backend, release)
-    await container_remove.remove_container(ctx, cid)
-    removing = asyncio.ensure_future(sandbox_remove.remove_pod_sandbox(ctx, sid))
+    await ctx.container_remove.remove_container(cid)
+    removing = asyncio.ensure_future(ctx.sandbox_remove.remove_pod_sandbox(sid))
     for _ in range(10):
         await asyncio.sleep(0)
     assert not removing.done()
@@ -82,7 +74,7 @@ async def test_a_pod_removal_waits_for_its_containers_clean_up(
 
 
 async def test_a_failed_clean_up_is_logged_and_forgotten(
-    ctx: Context,
+    ctx: Harness,
     backend: MemoryBackend,
     monkeypatch: pytest.MonkeyPatch,
     caplog: pytest.LogCaptureFixture,
@@ -95,7 +87,7 @@ async def test_a_failed_clean_up_is_logged_and_forgotten(
 
     monkeypatch.setattr(backend.runtime, "delete", failing)
     with caplog.at_level(logging.WARNING, logger="domain.services.cleanup"):
-        await container_remove.remove_container(ctx, cid)
+        await ctx.container_remove.remove_container(cid)
         await asyncio.wait_for(ctx.cleanups.wait(), 5)
     assert ctx.containers.find(cid) is None
     assert len(ctx.cleanups) == 0

@@ -12,19 +12,8 @@ import pytest
 from adapters.memory.backend import MemoryBackend
 from domain.errors import FailedPrecondition, HexcriError, NotFound
 from domain.model import ContainerState
-from domain.services import (
-    container_create,
-    container_query,
-    container_remove,
-    container_start,
-    container_stop,
-    image_pull,
-    sandbox_remove,
-    sandbox_run,
-    sandbox_stop,
-)
-from domain.services.context import Context
 from domain.services.locks import ObjectLocks
+from tests.support.harness import Harness
 from tests.unit.conftest import container, pod, settle
 
 
@@ -46,13 +35,13 @@ def slow(
     return calls
 
 
-async def created(ctx: Context, name: str = "app", pod_name: str = "web", **kw: object) -> str:
-    sid = await sandbox_run.run_pod_sandbox(ctx, pod(name=pod_name, uid=f"uid-{pod_name}"))
-    await image_pull.pull_image(ctx, "busybox")
-    return await container_create.create_container(ctx, sid, container(name=name, **kw))
+async def created(ctx: Harness, name: str = "app", pod_name: str = "web", **kw: object) -> str:
+    sid = await ctx.sandbox_run.run_pod_sandbox(pod(name=pod_name, uid=f"uid-{pod_name}"))
+    await ctx.image_pull.pull_image("busybox")
+    return await ctx.container_create.create_container(sid, container(name=name, **kw))
 
 
-async def nothing_left(ctx: Context, backend: MemoryBackend, cid: str) -> None:
+async def nothing_left(ctx: Harness, backend: MemoryBackend, cid: str) -> None:
     assert ctx.containers.find(cid) is None
     await ctx.cleanups.wait()  # the runtime's part runs after the answer
     assert not backend.runtime.has(cid)
@@ -62,12 +51,12 @@ async def nothing_left(ctx: Context, backend: MemoryBackend, cid: str) -> None:
 
 
 async def test_twenty_parallel_starts_give_one_success(
-    ctx: Context, backend: MemoryBackend, monkeypatch: pytest.MonkeyPatch
+    ctx: Harness, backend: MemoryBackend, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     cid = await created(ctx, command=["sleep", "3600"])
     starts = slow(monkeypatch, backend, "start")
     outcomes = await asyncio.gather(
-        *(container_start.start_container(ctx, cid) for _ in range(20)), return_exceptions=True
+        *(ctx.container_start.start_container(cid) for _ in range(20)), return_exceptions=True
     )
     successes = [o for o in outcomes if o is None]
     failures = [o for o in outcomes if o is not None]
@@ -75,19 +64,19 @@ async def test_twenty_parallel_starts_give_one_success(
     assert all(isinstance(f, FailedPrecondition) for f in failures), failures
     assert all("is RUNNING, not CREATED" in str(f) for f in failures)
     assert starts == [cid]  # one call reached the runtime
-    assert container_query.container_status(ctx, cid).state == ContainerState.RUNNING
+    assert ctx.container_query.container_status(cid).state == ContainerState.RUNNING
     assert len(ctx.locks) == 0
 
 
 async def test_remove_racing_start_leaves_nothing(
-    ctx: Context, backend: MemoryBackend, monkeypatch: pytest.MonkeyPatch
+    ctx: Harness, backend: MemoryBackend, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Start first: it completes, then the removal kills and removes what started."""
     cid = await created(ctx, command=["sleep", "3600"])
     slow(monkeypatch, backend, "start")
     start, remove = await asyncio.gather(
-        container_start.start_container(ctx, cid),
-        container_remove.remove_container(ctx, cid),
+        ctx.container_start.start_container(cid),
+        ctx.container_remove.remove_container(cid),
         return_exceptions=True,
     )
     assert start is None and remove is None
@@ -95,13 +84,13 @@ async def test_remove_racing_start_leaves_nothing(
 
 
 async def test_start_after_a_removal_it_waited_for_is_not_found(
-    ctx: Context, backend: MemoryBackend, monkeypatch: pytest.MonkeyPatch
+    ctx: Harness, backend: MemoryBackend, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     cid = await created(ctx, command=["sleep", "3600"])
     slow(monkeypatch, backend, "delete")
     remove, start = await asyncio.gather(
-        container_remove.remove_container(ctx, cid),
-        container_start.start_container(ctx, cid),
+        ctx.container_remove.remove_container(cid),
+        ctx.container_start.start_container(cid),
         return_exceptions=True,
     )
     assert remove is None
@@ -110,31 +99,31 @@ async def test_start_after_a_removal_it_waited_for_is_not_found(
 
 
 async def test_stop_racing_start_ends_exited(
-    ctx: Context, backend: MemoryBackend, monkeypatch: pytest.MonkeyPatch
+    ctx: Harness, backend: MemoryBackend, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The stop waits for the start, then stops what it started (never a task left running
     in a container that reports EXITED)."""
     cid = await created(ctx, command=["sleep", "3600"])
     slow(monkeypatch, backend, "start")
-    start = asyncio.ensure_future(container_start.start_container(ctx, cid))
+    start = asyncio.ensure_future(ctx.container_start.start_container(cid))
     await asyncio.sleep(0)  # the start holds the container's lock
-    await container_stop.stop_container(ctx, cid, 0)
+    await ctx.container_stop.stop_container(cid, 0)
     await start
     await settle()
-    assert container_query.container_status(ctx, cid).state == ContainerState.EXITED
+    assert ctx.container_query.container_status(cid).state == ContainerState.EXITED
     with pytest.raises(NotFound):
         await backend.runtime.exec_sync(cid, ["true"], None)  # no live task
 
 
 async def test_remove_pod_racing_create_leaves_no_orphan(
-    ctx: Context, backend: MemoryBackend, monkeypatch: pytest.MonkeyPatch
+    ctx: Harness, backend: MemoryBackend, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    sid = await sandbox_run.run_pod_sandbox(ctx, pod())
-    await image_pull.pull_image(ctx, "busybox")
+    sid = await ctx.sandbox_run.run_pod_sandbox(pod())
+    await ctx.image_pull.pull_image("busybox")
     slow(monkeypatch, backend, "create")
     create, remove = await asyncio.gather(
-        container_create.create_container(ctx, sid, container()),
-        sandbox_remove.remove_pod_sandbox(ctx, sid),
+        ctx.container_create.create_container(sid, container()),
+        ctx.sandbox_remove.remove_pod_sandbox(sid),
         return_exceptions=True,
     )
     assert remove is None
@@ -146,37 +135,37 @@ async def test_remove_pod_racing_create_leaves_no_orphan(
 
 
 async def test_create_after_a_pod_removal_it_waited_for_is_not_found(
-    ctx: Context, backend: MemoryBackend, monkeypatch: pytest.MonkeyPatch
+    ctx: Harness, backend: MemoryBackend, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    sid = await sandbox_run.run_pod_sandbox(ctx, pod())
-    await image_pull.pull_image(ctx, "busybox")
+    sid = await ctx.sandbox_run.run_pod_sandbox(pod())
+    await ctx.image_pull.pull_image("busybox")
     slow(monkeypatch, backend, "delete")
-    removal = asyncio.ensure_future(sandbox_remove.remove_pod_sandbox(ctx, sid))
+    removal = asyncio.ensure_future(ctx.sandbox_remove.remove_pod_sandbox(sid))
     await settle()  # the removal holds the pod's lock
     with pytest.raises(NotFound):
-        await container_create.create_container(ctx, sid, container())
+        await ctx.container_create.create_container(sid, container())
     await removal
     assert not ctx.containers.all() and not await backend.runtime.list()
 
 
 async def test_pod_stop_and_container_operations_do_not_deadlock(
-    ctx: Context, backend: MemoryBackend, monkeypatch: pytest.MonkeyPatch
+    ctx: Harness, backend: MemoryBackend, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Sandbox operations take the pod's lock, then its containers'; container operations
     the pod's (shared), then their own: in any mix, every call ends."""
     first = await created(ctx, name="c0", command=["sleep", "3600"])
     sid = ctx.containers.get(first).sandbox_id
     cids = [first] + [
-        await container_create.create_container(ctx, sid, container(name=f"c{n}")) for n in (1, 2)
+        await ctx.container_create.create_container(sid, container(name=f"c{n}")) for n in (1, 2)
     ]
     slow(monkeypatch, backend, "start")
     slow(monkeypatch, backend, "kill")
     calls = [
-        *(container_start.start_container(ctx, c) for c in cids),
-        sandbox_stop.stop_pod_sandbox(ctx, sid),
-        *(container_stop.stop_container(ctx, c, 0) for c in cids),
-        *(container_remove.remove_container(ctx, c) for c in cids[:2]),
-        sandbox_remove.remove_pod_sandbox(ctx, sid),
+        *(ctx.container_start.start_container(c) for c in cids),
+        ctx.sandbox_stop.stop_pod_sandbox(sid),
+        *(ctx.container_stop.stop_container(c, 0) for c in cids),
+        *(ctx.container_remove.remove_container(c) for c in cids[:2]),
+        ctx.sandbox_remove.remove_pod_sandbox(sid),
     ]
     outcomes = await asyncio.gather(*calls, return_exceptions=True)
     assert all(o is None or isinstance(o, HexcriError) for o in outcomes), outcomes
@@ -186,17 +175,17 @@ async def test_pod_stop_and_container_operations_do_not_deadlock(
 
 
 async def test_a_long_stop_holds_up_only_its_own_container(
-    ctx: Context, backend: MemoryBackend
+    ctx: Harness, backend: MemoryBackend
 ) -> None:
     """Locks are per object: another pod's start goes ahead while a stop waits out its grace
     period (a shell as PID 1 ignores SIGTERM)."""
     slow_one = await created(ctx, name="a", pod_name="a", command=["sleep", "3600"])
-    await container_start.start_container(ctx, slow_one)
+    await ctx.container_start.start_container(slow_one)
     other = await created(ctx, name="b", pod_name="b", command=["sleep", "3600"])
-    stopping = asyncio.ensure_future(container_stop.stop_container(ctx, slow_one, 3600))
+    stopping = asyncio.ensure_future(ctx.container_stop.stop_container(slow_one, 3600))
     await settle()
-    await container_start.start_container(ctx, other)
-    assert container_query.container_status(ctx, other).state == ContainerState.RUNNING
+    await ctx.container_start.start_container(other)
+    assert ctx.container_query.container_status(other).state == ContainerState.RUNNING
     assert not stopping.done()
     backend.runtime.exit_container(slow_one, 0)
     await stopping
@@ -204,16 +193,16 @@ async def test_a_long_stop_holds_up_only_its_own_container(
 
 
 async def test_a_cancelled_start_still_completes_under_its_lock(
-    ctx: Context, backend: MemoryBackend, monkeypatch: pytest.MonkeyPatch
+    ctx: Harness, backend: MemoryBackend, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A client that goes away does not cut a start in half: the next call waits for it."""
     cid = await created(ctx, command=["sleep", "3600"])
     slow(monkeypatch, backend, "start")
-    first = asyncio.ensure_future(container_start.start_container(ctx, cid))
+    first = asyncio.ensure_future(ctx.container_start.start_container(cid))
     await asyncio.sleep(0)
     first.cancel()
     with pytest.raises(FailedPrecondition, match="is RUNNING, not CREATED"):
-        await container_start.start_container(ctx, cid)
+        await ctx.container_start.start_container(cid)
     assert first.cancelled()
 
 

@@ -17,29 +17,18 @@ from domain.model import (
     NamespaceOptions,
     SandboxSecurity,
 )
-from domain.services import (
-    container_create,
-    container_query,
-    container_remove,
-    container_start,
-    container_stop,
-    image_pull,
-    sandbox_query,
-    sandbox_stop,
-)
-from domain.services.context import Context
-from domain.services.sandbox_run import run_pod_sandbox
 from domain.stats import CpuRates, pod_interfaces, pod_usage
+from tests.support.harness import Harness
 from tests.unit.conftest import container, pod
 
 SECOND = 1_000_000_000
 
 
-async def run_app(ctx: Context, sandbox_id: str, name: str = "app", **kw: object) -> str:
-    await image_pull.pull_image(ctx, "busybox")
+async def run_app(ctx: Harness, sandbox_id: str, name: str = "app", **kw: object) -> str:
+    await ctx.image_pull.pull_image("busybox")
     config = container(name=name, command=("server",), **kw)
-    cid = await container_create.create_container(ctx, sandbox_id, config)
-    await container_start.start_container(ctx, cid)
+    cid = await ctx.container_create.create_container(sandbox_id, config)
+    await ctx.container_start.start_container(cid)
     return cid
 
 
@@ -107,31 +96,31 @@ def test_pod_interfaces_put_the_default_first_and_leave_loopback_out() -> None:
 
 
 async def test_container_stats_rate_the_cpu_from_successive_samples(
-    ctx: Context, backend: MemoryBackend
+    ctx: Harness, backend: MemoryBackend
 ) -> None:
-    sid = await run_pod_sandbox(ctx, pod())
+    sid = await ctx.sandbox_run.run_pod_sandbox(pod())
     cid = await run_app(ctx, sid)
-    _, first = await container_query.container_stats(ctx, cid)
+    _, first = await ctx.container_query.container_stats(cid)
     assert first.cpu_usage_nano_cores == 0  # as containerd: nothing to compare with yet
     backend.clock.advance(2)  # type: ignore[attr-defined]
-    _, second = await container_query.container_stats(ctx, cid)
+    _, second = await ctx.container_query.container_stats(cid)
     assert second.cpu_usage_core_ns > first.cpu_usage_core_ns
     spent = second.cpu_usage_core_ns - first.cpu_usage_core_ns
     assert second.cpu_usage_nano_cores == spent * SECOND // (second.timestamp - first.timestamp)
     assert second.cpu_usage_nano_cores > 0
     # the list shares the samples: its rate is against the single call's sample
     backend.clock.advance(1)  # type: ignore[attr-defined]
-    [(_, listed)] = await container_query.list_container_stats(ctx)
+    [(_, listed)] = await ctx.container_query.list_container_stats()
     assert listed.cpu_usage_nano_cores > 0
 
 
-async def test_container_stats_report_every_memory_and_layer_field(ctx: Context) -> None:
-    sid = await run_pod_sandbox(ctx, pod())
+async def test_container_stats_report_every_memory_and_layer_field(ctx: Harness) -> None:
+    sid = await ctx.sandbox_run.run_pod_sandbox(pod())
     limited = await run_app(
         ctx, sid, name="limited", resources=LinuxResources(memory_limit_in_bytes=64 << 20)
     )
     free = await run_app(ctx, sid, name="free")
-    _, stats = await container_query.container_stats(ctx, limited)
+    _, stats = await ctx.container_query.container_stats(limited)
     assert 0 < stats.memory_working_set_bytes <= stats.memory_usage_bytes
     assert 0 < stats.memory_rss_bytes <= stats.memory_working_set_bytes
     assert stats.memory_page_faults > 0 and stats.memory_major_page_faults > 0
@@ -140,19 +129,19 @@ async def test_container_stats_report_every_memory_and_layer_field(ctx: Context)
     assert stats.process_count == 1
     assert stats.writable_layer_mountpoint == SNAPSHOTS_DIR  # what ImageFsInfo reports
     assert stats.writable_layer_bytes > 0 and stats.writable_layer_inodes > 0
-    _, unlimited = await container_query.container_stats(ctx, free)
+    _, unlimited = await ctx.container_query.container_stats(free)
     assert unlimited.memory_limit_bytes == 0 and unlimited.memory_available_bytes == 0
 
 
-async def test_samples_of_removed_containers_are_forgotten(ctx: Context) -> None:
-    sid = await run_pod_sandbox(ctx, pod())
+async def test_samples_of_removed_containers_are_forgotten(ctx: Harness) -> None:
+    sid = await ctx.sandbox_run.run_pod_sandbox(pod())
     cid = await run_app(ctx, sid)
-    await container_query.container_stats(ctx, cid)
-    await sandbox_query.pod_sandbox_stats(ctx, sid)
+    await ctx.container_query.container_stats(cid)
+    await ctx.sandbox_query.pod_sandbox_stats(sid)
     assert cid in ctx.cpu_rates and ("pod", sid) in ctx.cpu_rates
-    await container_stop.stop_container(ctx, cid, 0)
-    await container_remove.remove_container(ctx, cid)
-    await container_query.list_container_stats(ctx)
+    await ctx.container_stop.stop_container(cid, 0)
+    await ctx.container_remove.remove_container(cid)
+    await ctx.container_query.list_container_stats()
     assert cid not in ctx.cpu_rates and ("pod", sid) in ctx.cpu_rates
 
 
@@ -160,12 +149,12 @@ async def test_samples_of_removed_containers_are_forgotten(ctx: Context) -> None
 
 
 async def test_pod_stats_total_the_pod_and_count_its_traffic_and_processes(
-    ctx: Context, backend: MemoryBackend
+    ctx: Harness, backend: MemoryBackend
 ) -> None:
-    sid = await run_pod_sandbox(ctx, pod())
+    sid = await ctx.sandbox_run.run_pod_sandbox(pod())
     a = await run_app(ctx, sid, name="a")
     b = await run_app(ctx, sid, name="b")
-    _, first = await sandbox_query.pod_sandbox_stats(ctx, sid)
+    _, first = await ctx.sandbox_query.pod_sandbox_stats(sid)
     assert first.sandbox_id == sid and first.usage.cpu_usage_nano_cores == 0
     assert sorted(c.container_id for c in first.containers) == sorted([a, b])
     pause = await backend.runtime.stats(sid)
@@ -175,53 +164,53 @@ async def test_pod_stats_total_the_pod_and_count_its_traffic_and_processes(
     [eth0] = first.interfaces  # the default interface first, loopback left out
     assert eth0.name == "eth0" and eth0.rx_bytes > 0 and eth0.tx_bytes > 0
     backend.clock.advance(2)  # type: ignore[attr-defined]
-    _, second = await sandbox_query.pod_sandbox_stats(ctx, sid)
+    _, second = await ctx.sandbox_query.pod_sandbox_stats(sid)
     assert second.usage.cpu_usage_nano_cores > 0
     assert second.interfaces[0].rx_bytes > eth0.rx_bytes
-    [(listed_sandbox, listed)] = await sandbox_query.list_pod_sandbox_stats(ctx)
+    [(listed_sandbox, listed)] = await ctx.sandbox_query.list_pod_sandbox_stats()
     assert listed_sandbox.id == sid and listed.process_count == 2
 
 
-async def test_host_network_pod_has_no_interfaces_of_its_own(ctx: Context) -> None:
+async def test_host_network_pod_has_no_interfaces_of_its_own(ctx: Harness) -> None:
     host = SandboxSecurity(namespace_options=NamespaceOptions(network=NamespaceMode.NODE))
-    sid = await run_pod_sandbox(ctx, pod(security=host))
+    sid = await ctx.sandbox_run.run_pod_sandbox(pod(security=host))
     await run_app(ctx, sid)
-    _, stats = await sandbox_query.pod_sandbox_stats(ctx, sid)
+    _, stats = await ctx.sandbox_query.pod_sandbox_stats(sid)
     assert stats.interfaces == () and stats.process_count == 1
 
 
-async def test_stopped_pod_has_empty_stats(ctx: Context) -> None:
-    sid = await run_pod_sandbox(ctx, pod())
+async def test_stopped_pod_has_empty_stats(ctx: Harness) -> None:
+    sid = await ctx.sandbox_run.run_pod_sandbox(pod())
     await run_app(ctx, sid)
-    await sandbox_stop.stop_pod_sandbox(ctx, sid)
-    _, stats = await sandbox_query.pod_sandbox_stats(ctx, sid)
+    await ctx.sandbox_stop.stop_pod_sandbox(sid)
+    _, stats = await ctx.sandbox_query.pod_sandbox_stats(sid)
     assert stats.containers == () and stats.interfaces == () and stats.process_count == 0
     assert stats.usage.cpu_usage_core_ns == 0
-    assert await sandbox_query.list_pod_sandbox_stats(ctx) == []
+    assert await ctx.sandbox_query.list_pod_sandbox_stats() == []
 
 
 async def test_a_task_that_ended_since_the_listing_is_left_out(backend: MemoryBackend) -> None:
     """No exit watcher here: the store still says RUNNING when the runtime has no task."""
-    ctx = Context(ports=backend.ports())
-    sid = await run_pod_sandbox(ctx, pod())
+    ctx = Harness(ports=backend.ports())
+    sid = await ctx.sandbox_run.run_pod_sandbox(pod())
     gone = await run_app(ctx, sid, name="gone")
     kept = await run_app(ctx, sid, name="kept")
     await backend.runtime.kill(gone, 9)
     await backend.runtime.reap(gone)
-    listed = await container_query.list_container_stats(ctx)
+    listed = await ctx.container_query.list_container_stats()
     assert [c.id for c, _ in listed] == [kept]
-    _, stats = await sandbox_query.pod_sandbox_stats(ctx, sid)
+    _, stats = await ctx.sandbox_query.pod_sandbox_stats(sid)
     assert [c.container_id for c in stats.containers] == [kept] and stats.process_count == 1
 
 
 async def test_a_pod_whose_namespace_is_gone_has_no_interfaces(
-    ctx: Context, backend: MemoryBackend, caplog: pytest.LogCaptureFixture
+    ctx: Harness, backend: MemoryBackend, caplog: pytest.LogCaptureFixture
 ) -> None:
-    sid = await run_pod_sandbox(ctx, pod())
+    sid = await ctx.sandbox_run.run_pod_sandbox(pod())
     await run_app(ctx, sid)
-    path = sandbox_query.pod_sandbox_status(ctx, sid).netns_path
+    path = ctx.sandbox_query.pod_sandbox_status(sid).netns_path
     await backend.netns.remove(path)  # as someone else might
     with caplog.at_level(logging.WARNING):
-        _, stats = await sandbox_query.pod_sandbox_stats(ctx, sid)
+        _, stats = await ctx.sandbox_query.pod_sandbox_stats(sid)
     assert stats.interfaces == () and stats.process_count == 1  # the rest is still there
     assert sid in caplog.text and path in caplog.text

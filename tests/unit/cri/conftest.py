@@ -20,8 +20,7 @@ from adapters.cri.server import start_server, stop_server
 from adapters.memory.backend import MemoryBackend
 from app.info import cri_config
 from app.settings import Settings as AppSettings
-from domain.services.context import Context
-from domain.services.exits import watch_runtime_events
+from tests.support.harness import Harness
 
 
 @dataclass
@@ -30,20 +29,20 @@ class Client:
 
     runtime: Any
     images: Any
-    ctx: Context
+    ctx: Harness
     backend: MemoryBackend
     socket: str
     logs: str
 
 
 @contextlib.asynccontextmanager
-async def serve(ctx: Context, backend: MemoryBackend) -> AsyncIterator[Client]:
+async def serve(ctx: Harness, backend: MemoryBackend) -> AsyncIterator[Client]:
     """The CRI server for `ctx` on a fresh temp socket, and a client connected to it."""
     # a short path: unix socket paths are limited to 108 bytes
     directory = tempfile.mkdtemp(prefix="hexcri-cri-")
     socket = os.path.join(directory, "run", "cri.sock")
     config = cri_config(AppSettings(backend="memory"), "http://127.0.0.1:10010", ctx.settings.node)
-    server = await start_server(ctx, socket, None, config)
+    server = await start_server(ctx.uses, socket, None, config)
     try:
         async with grpc.aio.insecure_channel(f"unix://{socket}") as channel:
             yield Client(
@@ -63,8 +62,8 @@ async def serve(ctx: Context, backend: MemoryBackend) -> AsyncIterator[Client]:
 async def fresh_client() -> AsyncIterator[Client]:
     """A new memory backend and context, with the exit watcher, served on a new socket."""
     backend = MemoryBackend()
-    ctx = Context(ports=backend.ports())
-    watcher = asyncio.create_task(watch_runtime_events(ctx))
+    ctx = Harness(ports=backend.ports())
+    watcher = asyncio.create_task(ctx.task_exits.watch_runtime_events())
     try:
         async with serve(ctx, backend) as client:
             yield client
@@ -75,7 +74,7 @@ async def fresh_client() -> AsyncIterator[Client]:
 
 
 @pytest.fixture
-async def client(ctx: Context, backend: MemoryBackend) -> AsyncIterator[Client]:
+async def client(ctx: Harness, backend: MemoryBackend) -> AsyncIterator[Client]:
     async with serve(ctx, backend) as c:
         yield c
 

@@ -14,16 +14,16 @@ from cri_api.v1 import api_pb2 as cri
 from adapters.cri.errors import status_of
 from adapters.cri.server import start_server, stop_server
 from domain.errors import InvalidArgument
-from domain.services.context import Context
+from tests.support.harness import Harness
 
 GARBAGE = b"\x0a\xff\xff\xff\xff\xff"  # field 1, a length that runs past the end
 
 
 @pytest.fixture
-async def channel(ctx: Context) -> AsyncIterator[grpc.aio.Channel]:
+async def channel(ctx: Harness) -> AsyncIterator[grpc.aio.Channel]:
     with tempfile.TemporaryDirectory(prefix="hexcri-dec-") as directory:
         path = os.path.join(directory, "cri.sock")
-        server = await start_server(ctx, path)
+        server = await start_server(ctx.uses, path)
         try:
             async with grpc.aio.insecure_channel(f"unix://{path}") as ch:
                 yield ch

@@ -17,35 +17,28 @@ from cri_api.v1 import api_pb2_grpc as cri_grpc
 from adapters.cri.server import MAX_MESSAGE_BYTES, start_server, stop_server
 from adapters.memory.backend import MemoryBackend
 from domain.model import ExecResult
-from domain.services import (
-    container_create,
-    container_exec,
-    container_start,
-    image_pull,
-    sandbox_run,
-)
 from domain.services.container_exec import fit_output
-from domain.services.context import Context
 from ports.runtime import EXEC_OUTPUT_LIMIT
+from tests.support.harness import Harness
 from tests.unit.conftest import container, pod
 
 FLOOD = 20_000_000
 
 
-async def running(ctx: Context) -> str:
-    sid = await sandbox_run.run_pod_sandbox(ctx, pod())
-    await image_pull.pull_image(ctx, "busybox")
-    cid = await container_create.create_container(ctx, sid, container(command=["sleep", "3600"]))
-    await container_start.start_container(ctx, cid)
+async def running(ctx: Harness) -> str:
+    sid = await ctx.sandbox_run.run_pod_sandbox(pod())
+    await ctx.image_pull.pull_image("busybox")
+    cid = await ctx.container_create.create_container(sid, container(command=["sleep", "3600"]))
+    await ctx.container_start.start_container(cid)
     return cid
 
 
 @pytest.fixture
-async def stub(ctx: Context) -> AsyncIterator[cri_grpc.RuntimeServiceStub]:
+async def stub(ctx: Harness) -> AsyncIterator[cri_grpc.RuntimeServiceStub]:
     """The CRI server on the fakes, and a client taking messages as large as kubelet does."""
     directory = tempfile.mkdtemp(prefix="hexcri-cap-")
     socket = os.path.join(directory, "cri.sock")
-    server = await start_server(ctx, socket)
+    server = await start_server(ctx.uses, socket)
     options = [("grpc.max_receive_message_length", MAX_MESSAGE_BYTES)]
     try:
         async with grpc.aio.insecure_channel(f"unix://{socket}", options=options) as channel:
@@ -84,15 +77,15 @@ def test_fit_output_keeps_the_total_within_the_limit(
     assert fitted.stdout == result.stdout[: kept[0]] and fitted.stderr == result.stderr[: kept[1]]
 
 
-async def test_a_flood_of_output_is_cut_by_the_use_case(ctx: Context) -> None:
+async def test_a_flood_of_output_is_cut_by_the_use_case(ctx: Harness) -> None:
     cid = await running(ctx)
-    result = await container_exec.exec_sync(ctx, cid, ["head", "-c", str(FLOOD), "/dev/zero"])
+    result = await ctx.container_exec.exec_sync(cid, ["head", "-c", str(FLOOD), "/dev/zero"])
     assert result.exit_code == 0
     assert len(result.stdout) == EXEC_OUTPUT_LIMIT and not result.stderr.strip(b"\0")
 
 
 async def test_a_flood_of_output_reaches_the_client(
-    ctx: Context, backend: MemoryBackend, stub: cri_grpc.RuntimeServiceStub
+    ctx: Harness, backend: MemoryBackend, stub: cri_grpc.RuntimeServiceStub
 ) -> None:
     cid = await running(ctx)
     command = ["sh", "-c", f"head -c {FLOOD} /dev/zero; echo done >&2; exit 3"]

@@ -9,8 +9,9 @@ import pytest
 from cri_api.v1 import api_pb2 as cri
 
 from adapters.memory.backend import MemoryBackend
-from domain.services.context import Context, Settings
+from domain.services.context import Settings
 from domain.spec.node import NodeOptions
+from tests.support.harness import Harness
 from tests.support.hostile import CASES, MESSAGE_LIMIT, Case, Target, refusal
 from tests.unit.cri.conftest import Client, container_config, pod_config, serve, snapshot
 
@@ -20,7 +21,7 @@ NODE = NodeOptions(online_cpus="0-1", online_mems="0", hugepage_sizes=("2MB", "1
 @pytest.fixture
 async def world() -> AsyncIterator[tuple[Client, Target]]:
     backend = MemoryBackend()
-    ctx = Context(ports=backend.ports(), settings=Settings(node=NODE))
+    ctx = Harness(ports=backend.ports(), settings=Settings(node=NODE))
     async with serve(ctx, backend) as c:
         pod = pod_config("web", c.logs)
         sandbox = (

@@ -7,8 +7,7 @@ from cri_api.v1 import api_pb2 as cri
 from adapters.cri.listing import MessageCache
 from adapters.cri.servicer import RuntimeServicer
 from adapters.memory.backend import MemoryBackend
-from domain.services import container_create, container_start, image_pull, sandbox_run, sandbox_stop
-from domain.services.context import Context
+from tests.support.harness import Harness
 from tests.unit.conftest import container, pod, settle
 
 
@@ -23,11 +22,11 @@ def test_cache_rebuilds_on_a_new_key_and_prunes() -> None:
     assert cache.get("a", 2, lambda: [4]) == [4]
 
 
-async def test_listings_follow_state_changes(ctx: Context, backend: MemoryBackend) -> None:
-    servicer = RuntimeServicer(ctx)
-    sid = await sandbox_run.run_pod_sandbox(ctx, pod())
-    await image_pull.pull_image(ctx, "busybox")
-    cid = await container_create.create_container(ctx, sid, container(command=("server",)))
+async def test_listings_follow_state_changes(ctx: Harness, backend: MemoryBackend) -> None:
+    servicer = RuntimeServicer(ctx.uses)
+    sid = await ctx.sandbox_run.run_pod_sandbox(pod())
+    await ctx.image_pull.pull_image("busybox")
+    cid = await ctx.container_create.create_container(sid, container(command=("server",)))
 
     async def states() -> tuple[list[int], list[int]]:
         pods = await servicer.ListPodSandbox(cri.ListPodSandboxRequest(), None)  # type: ignore[arg-type]
@@ -35,10 +34,10 @@ async def test_listings_follow_state_changes(ctx: Context, backend: MemoryBacken
         return [p.state for p in pods.items], [c.state for c in ctrs.containers]
 
     assert await states() == ([cri.SANDBOX_READY], [cri.CONTAINER_CREATED])
-    await container_start.start_container(ctx, cid)
+    await ctx.container_start.start_container(cid)
     assert await states() == ([cri.SANDBOX_READY], [cri.CONTAINER_RUNNING])
     backend.runtime.exit_container(cid, 0)
     await settle()
     assert await states() == ([cri.SANDBOX_READY], [cri.CONTAINER_EXITED])
-    await sandbox_stop.stop_pod_sandbox(ctx, sid)
+    await ctx.sandbox_stop.stop_pod_sandbox(sid)
     assert await states() == ([cri.SANDBOX_NOTREADY], [cri.CONTAINER_EXITED])

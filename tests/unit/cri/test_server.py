@@ -21,7 +21,7 @@ from adapters.cri.errors import status_of
 from adapters.cri.server import start_server, stop_server
 from domain import errors
 from domain.model import SandboxMetadata
-from domain.services.context import Context
+from tests.support.harness import Harness
 from tests.unit.cri.conftest import Client, code_of, container_config, pod_config
 
 
@@ -44,10 +44,10 @@ def socket_dir() -> Iterator[str]:
 
 
 async def test_socket_is_0660_in_made_parents_and_removed_on_stop(
-    ctx: Context, socket_dir: str
+    ctx: Harness, socket_dir: str
 ) -> None:
     path = os.path.join(socket_dir, "a", "b", "cri.sock")
-    server = await start_server(ctx, path)
+    server = await start_server(ctx.uses, path)
     try:
         mode = os.stat(path).st_mode
         assert stat.S_ISSOCK(mode) and stat.S_IMODE(mode) == 0o660
@@ -59,21 +59,21 @@ async def test_socket_is_0660_in_made_parents_and_removed_on_stop(
     assert not exists(path)
 
 
-async def test_stale_socket_is_replaced_other_files_are_not(ctx: Context, socket_dir: str) -> None:
+async def test_stale_socket_is_replaced_other_files_are_not(ctx: Harness, socket_dir: str) -> None:
     path = os.path.join(socket_dir, "cri.sock")
     stale = sockets.socket(sockets.AF_UNIX)
     stale.bind(path)
     stale.close()  # the file stays behind, as after a kill -9
-    server = await start_server(ctx, path)
+    server = await start_server(ctx.uses, path)
     await stop_server(server, 1.0)
 
     write(path, "not a socket")
     with pytest.raises(FileExistsError):
-        await start_server(ctx, path)
+        await start_server(ctx.uses, path)
     assert read(path) == "not a socket"
 
 
-async def test_in_flight_calls_finish_within_the_grace(client: Client, ctx: Context) -> None:
+async def test_in_flight_calls_finish_within_the_grace(client: Client, ctx: Harness) -> None:
     sid = (
         await client.runtime.RunPodSandbox(
             cri.RunPodSandboxRequest(config=pod_config("p", client.logs))
@@ -91,7 +91,7 @@ async def test_in_flight_calls_finish_within_the_grace(client: Client, ctx: Cont
 
     # a second server on the same context; the call is in flight when the stop begins
     path = os.path.join(os.path.dirname(client.socket), "second.sock")
-    server = await start_server(ctx, path)
+    server = await start_server(ctx.uses, path)
     async with grpc.aio.insecure_channel(f"unix://{path}") as channel:
         runtime = cri_grpc.RuntimeServiceStub(channel)  # type: ignore[no-untyped-call]
         call = runtime.ExecSync(
@@ -139,8 +139,8 @@ async def test_unexpected_errors_are_internal_and_logged(
         async def ready(self) -> bool:
             raise RuntimeError("the runtime fell over")
 
-    ports = client.ctx.ports
-    object.__setattr__(ports, "runtime", Broken())
+    info = client.ctx.runtime_info  # the Status use case, given a runtime that fails
+    object.__setattr__(info, "runtime", Broken())
     try:
         with (
             caplog.at_level(logging.ERROR, logger="adapters.cri.errors"),
@@ -148,7 +148,7 @@ async def test_unexpected_errors_are_internal_and_logged(
         ):
             await client.runtime.Status(cri.StatusRequest())
     finally:
-        object.__setattr__(ports, "runtime", client.backend.runtime)
+        object.__setattr__(info, "runtime", client.backend.runtime)
     assert err.value.code() == grpc.StatusCode.INTERNAL
     assert "the runtime fell over" in (err.value.details() or "")
     (record,) = [r for r in caplog.records if "Status failed" in r.getMessage()]

@@ -72,7 +72,7 @@ async def test_version_status_and_runtime_config(client: Client) -> None:
 
     config = await rt.RuntimeConfig(cri.RuntimeConfigRequest())
     assert config.linux.cgroup_driver == cri.CGROUPFS
-    client.ctx.settings = Settings(cgroup_driver="systemd")
+    object.__setattr__(client.ctx.runtime_info, "settings", Settings(cgroup_driver="systemd"))
     config = await rt.RuntimeConfig(cri.RuntimeConfigRequest())
     assert config.linux.cgroup_driver == cri.SYSTEMD
 

@@ -12,8 +12,7 @@ from adapters.manifest.static import StaticPods
 from adapters.memory.backend import MemoryBackend
 from adapters.memory.clock import FakeClock
 from domain.model import ContainerState, SandboxState
-from domain.services.context import Context
-from domain.services.recovery import recover
+from tests.support.harness import Harness
 from tests.unit.conftest import settle
 
 POD = """\
@@ -67,11 +66,11 @@ def backend(clock: FakeClock) -> MemoryBackend:
     return MemoryBackend(clock=clock)
 
 
-def static(ctx: Context, directory: Path) -> StaticPods:
-    return StaticPods(ctx, str(directory), NodeFacts(memory_capacity=1 << 30))
+def static(ctx: Harness, directory: Path) -> StaticPods:
+    return StaticPods(ctx.uses, str(directory), NodeFacts(memory_capacity=1 << 30))
 
 
-def containers(ctx: Context, name: str) -> list:
+def containers(ctx: Harness, name: str) -> list:
     return sorted(
         (c for c in ctx.containers.all() if c.config.labels[CONTAINER_NAME] == name),
         key=lambda c: c.config.metadata.attempt,
@@ -84,7 +83,7 @@ async def sync(pods: StaticPods, times: int = 1) -> None:
         await settle()
 
 
-async def test_init_container_runs_before_the_app_containers(ctx: Context, tmp_path: Path) -> None:
+async def test_init_container_runs_before_the_app_containers(ctx: Harness, tmp_path: Path) -> None:
     write(tmp_path)
     pods = static(ctx, tmp_path)
     await pods.sync()
@@ -106,7 +105,7 @@ async def test_init_container_runs_before_the_app_containers(ctx: Context, tmp_p
 
 
 async def test_failing_init_container_blocks_the_pod_and_is_retried(
-    ctx: Context, backend: MemoryBackend, clock: FakeClock, tmp_path: Path
+    ctx: Harness, backend: MemoryBackend, clock: FakeClock, tmp_path: Path
 ) -> None:
     path = write(tmp_path, policy="OnFailure")
     path.write_text(path.read_text().replace("echo filled", "exit 3"))
@@ -121,7 +120,7 @@ async def test_failing_init_container_blocks_the_pod_and_is_retried(
 
 
 async def test_never_restart_policy_leaves_a_failed_init_container(
-    ctx: Context, tmp_path: Path
+    ctx: Harness, tmp_path: Path
 ) -> None:
     path = write(tmp_path, policy="Never")
     path.write_text(path.read_text().replace("echo filled", "exit 3"))
@@ -132,7 +131,7 @@ async def test_never_restart_policy_leaves_a_failed_init_container(
     assert set(pods.phases.values()) == {"Failed"}
 
 
-async def test_restart_back_off_doubles(ctx: Context, clock: FakeClock, tmp_path: Path) -> None:
+async def test_restart_back_off_doubles(ctx: Harness, clock: FakeClock, tmp_path: Path) -> None:
     write(tmp_path, side="sh, -c, 'exit 1'")
     pods = static(ctx, tmp_path)
     await sync(pods, 3)
@@ -147,7 +146,7 @@ async def test_restart_back_off_doubles(ctx: Context, clock: FakeClock, tmp_path
     )
 
 
-async def test_a_changed_file_replaces_the_pod(ctx: Context, tmp_path: Path) -> None:
+async def test_a_changed_file_replaces_the_pod(ctx: Harness, tmp_path: Path) -> None:
     path = write(tmp_path)
     pods = static(ctx, tmp_path)
     await sync(pods, 2)
@@ -162,7 +161,7 @@ async def test_a_changed_file_replaces_the_pod(ctx: Context, tmp_path: Path) -> 
 
 
 async def test_a_removed_file_removes_its_pods(
-    ctx: Context, backend: MemoryBackend, tmp_path: Path
+    ctx: Harness, backend: MemoryBackend, tmp_path: Path
 ) -> None:
     path = write(tmp_path)
     pods = static(ctx, tmp_path)
@@ -176,7 +175,7 @@ async def test_a_removed_file_removes_its_pods(
     assert backend.files.log_dirs_removed == [sandbox.config.log_directory]
 
 
-async def test_an_invalid_file_keeps_its_pods(ctx: Context, tmp_path: Path) -> None:
+async def test_an_invalid_file_keeps_its_pods(ctx: Harness, tmp_path: Path) -> None:
     path = write(tmp_path)
     pods = static(ctx, tmp_path)
     await sync(pods, 2)
@@ -192,12 +191,12 @@ async def test_a_new_reconciler_adopts_the_pods_after_a_crash(
     backend: MemoryBackend, tmp_path: Path
 ) -> None:
     write(tmp_path)
-    first = Context(ports=backend.ports())
+    first = Harness(ports=backend.ports())
     await sync(static(first, tmp_path), 2)
     (sandbox,) = first.sandboxes.all()
     # a new process: the stores are rebuilt from the state store and the runtime
-    second = Context(ports=backend.ports())
-    await recover(second)
+    second = Harness(ports=backend.ports())
+    await second.recovery.recover()
     await sync(static(second, tmp_path), 2)
     assert [s.id for s in second.sandboxes.all()] == [sandbox.id]
     assert second.sandboxes.get(sandbox.id).state == SandboxState.READY
@@ -205,7 +204,7 @@ async def test_a_new_reconciler_adopts_the_pods_after_a_crash(
 
 
 async def test_a_failing_pull_is_retried_with_back_off(
-    ctx: Context, backend: MemoryBackend, clock: FakeClock, tmp_path: Path
+    ctx: Harness, backend: MemoryBackend, clock: FakeClock, tmp_path: Path
 ) -> None:
     path = write(tmp_path)
     path.write_text(path.read_text().replace("busybox:1.36", "bad..name"))

@@ -18,35 +18,33 @@ from adapters.streaming.dial import NodeDialer
 from adapters.streaming.server import StreamingServer
 from domain.errors import FailedPrecondition, InvalidArgument
 from domain.model import ContainerState
-from domain.services import container_create, container_start, image_pull, sandbox_run
-from domain.services import container_stream as cs
-from domain.services.context import Context
 from tests.support import spdy_client as spdy
+from tests.support.harness import Harness
 from tests.unit.conftest import container, pod, settle
 
 
 @pytest.fixture
-async def server(ctx: Context) -> AsyncIterator[StreamingServer]:
-    s = StreamingServer(ctx, "127.0.0.1:0", NodeDialer())
+async def server(ctx: Harness) -> AsyncIterator[StreamingServer]:
+    s = StreamingServer(ctx.container_stream, "127.0.0.1:0", NodeDialer())
     await s.start()
     yield s
     await s.stop()
 
 
-async def running(ctx: Context, **kw: object) -> str:
+async def running(ctx: Harness, **kw: object) -> str:
     n = len(ctx.sandboxes.all())
-    sid = await sandbox_run.run_pod_sandbox(ctx, pod(name=f"web-{n}", uid=f"uid-{n}"))
-    await image_pull.pull_image(ctx, "busybox")
-    cid = await container_create.create_container(ctx, sid, container(**kw))
-    await container_start.start_container(ctx, cid)
+    sid = await ctx.sandbox_run.run_pod_sandbox(pod(name=f"web-{n}", uid=f"uid-{n}"))
+    await ctx.image_pull.pull_image("busybox")
+    cid = await ctx.container_create.create_container(sid, container(**kw))
+    await ctx.container_start.start_container(cid)
     return cid
 
 
-def exec_url(server: StreamingServer, ctx: Context, cid: str, cmd: list[str], **kw: bool) -> str:
-    return server.url_for(cs.prepare_exec(ctx, cid, cmd, **kw))
+def exec_url(server: StreamingServer, ctx: Harness, cid: str, cmd: list[str], **kw: bool) -> str:
+    return server.url_for(ctx.container_stream.prepare_exec(cid, cmd, **kw))
 
 
-async def test_the_url_carries_the_bound_port(ctx: Context, server: StreamingServer) -> None:
+async def test_the_url_carries_the_bound_port(ctx: Harness, server: StreamingServer) -> None:
     cid = await running(ctx, command=("sleep", "1000"))
     url = exec_url(server, ctx, cid, ["true"], stdout=True)
     assert url.startswith("http://127.0.0.1:") and ":0/" not in url
@@ -54,7 +52,7 @@ async def test_the_url_carries_the_bound_port(ctx: Context, server: StreamingSer
 
 
 async def test_exec_streams_stdout_stderr_and_the_exit_code(
-    ctx: Context, server: StreamingServer
+    ctx: Harness, server: StreamingServer
 ) -> None:
     cid = await running(ctx, command=("sleep", "1000"))
     cmd = ["sh", "-c", "echo out; echo err >&2; exit 3"]
@@ -65,7 +63,7 @@ async def test_exec_streams_stdout_stderr_and_the_exit_code(
     assert status["details"] == {"causes": [{"reason": "ExitCode", "message": "3"}]}
 
 
-async def test_a_successful_exec_reports_success(ctx: Context, server: StreamingServer) -> None:
+async def test_a_successful_exec_reports_success(ctx: Harness, server: StreamingServer) -> None:
     cid = await running(ctx, command=("sleep", "1000"))
     out = await spdy.run(exec_url(server, ctx, cid, ["echo", "hi"], stdout=True, stderr=True))
     assert out.stdout == b"hi\n"
@@ -73,7 +71,7 @@ async def test_a_successful_exec_reports_success(ctx: Context, server: Streaming
 
 
 async def test_older_protocols_report_failure_as_text(
-    ctx: Context, server: StreamingServer
+    ctx: Harness, server: StreamingServer
 ) -> None:
     cid = await running(ctx, command=("sleep", "1000"))
     url = exec_url(server, ctx, cid, ["exit", "2"], stdout=True)
@@ -83,7 +81,7 @@ async def test_older_protocols_report_failure_as_text(
     assert out.error.endswith(b"exit code 2")
 
 
-async def test_exec_stdin_until_eof(ctx: Context, server: StreamingServer) -> None:
+async def test_exec_stdin_until_eof(ctx: Harness, server: StreamingServer) -> None:
     cid = await running(ctx, command=("sleep", "1000"))
     url = exec_url(server, ctx, cid, ["cat"], stdin=True, stdout=True, stderr=True)
     out = await spdy.run(url, stdin=b"hello\nworld\n")
@@ -91,7 +89,7 @@ async def test_exec_stdin_until_eof(ctx: Context, server: StreamingServer) -> No
     assert out.status()["status"] == "Success"
 
 
-async def test_exec_with_a_terminal_and_resize(ctx: Context, server: StreamingServer) -> None:
+async def test_exec_with_a_terminal_and_resize(ctx: Harness, server: StreamingServer) -> None:
     cid = await running(ctx, command=("sleep", "1000"))
     url = exec_url(server, ctx, cid, ["sh"], tty=True, stdin=True, stdout=True)
     async with spdy.remote_command(url, stdin=True, tty=True) as rc:
@@ -109,10 +107,12 @@ async def test_exec_with_a_terminal_and_resize(ctx: Context, server: StreamingSe
 
 
 async def test_attach_to_a_container_with_stdin_and_tty(
-    ctx: Context, server: StreamingServer, backend: MemoryBackend
+    ctx: Harness, server: StreamingServer, backend: MemoryBackend
 ) -> None:
     cid = await running(ctx, command=("cat",), stdin=True, tty=True)
-    url = server.url_for(cs.prepare_attach(ctx, cid, stdin=True, stdout=True, tty=True))
+    url = server.url_for(
+        ctx.container_stream.prepare_attach(cid, stdin=True, stdout=True, tty=True)
+    )
     async with spdy.remote_command(url, stdin=True, tty=True) as rc:
         await rc["stdin"].write(b"ping\n")
         assert b"ping" in await spdy.read_until(rc["stdout"], b"ping", timeout=10)
@@ -122,11 +122,13 @@ async def test_attach_to_a_container_with_stdin_and_tty(
 
 
 async def test_attach_stdin_eof_closes_a_stdin_once_containers_stdin(
-    ctx: Context, server: StreamingServer
+    ctx: Harness, server: StreamingServer
 ) -> None:
     """As containerd's CRI: `cat` reads EOF, exits, and the attach sees its output to the end."""
     cid = await running(ctx, command=("cat",), stdin=True, stdin_once=True)
-    url = server.url_for(cs.prepare_attach(ctx, cid, stdin=True, stdout=True, stderr=True))
+    url = server.url_for(
+        ctx.container_stream.prepare_attach(cid, stdin=True, stdout=True, stderr=True)
+    )
     out = await asyncio.wait_for(spdy.run(url, stdin=b"hello\n"), 10)
     assert (out.stdout, out.status()["status"]) == (b"hello\n", "Success")
     await settle()
@@ -134,23 +136,25 @@ async def test_attach_stdin_eof_closes_a_stdin_once_containers_stdin(
 
 
 async def test_attach_stdin_eof_detaches_from_a_container_that_keeps_stdin(
-    ctx: Context, server: StreamingServer
+    ctx: Harness, server: StreamingServer
 ) -> None:
     """Without stdin_once the container's stdin stays open for the next client."""
     cid = await running(ctx, command=("cat",), stdin=True)
-    url = server.url_for(cs.prepare_attach(ctx, cid, stdin=True, stdout=True, stderr=True))
+    url = server.url_for(
+        ctx.container_stream.prepare_attach(cid, stdin=True, stdout=True, stderr=True)
+    )
     out = await asyncio.wait_for(spdy.run(url, stdin=b"one\n"), 10)
     assert out.status()["status"] == "Success"
     await settle()
     assert ctx.containers.get(cid).state == ContainerState.RUNNING
-    url = server.url_for(cs.prepare_attach(ctx, cid, stdin=True, stdout=True))
+    url = server.url_for(ctx.container_stream.prepare_attach(cid, stdin=True, stdout=True))
     async with spdy.remote_command(url, stdin=True, stderr=False) as rc:
         await rc["stdin"].write(b"two\n")
         assert b"two" in await spdy.read_until(rc["stdout"], b"two", timeout=10)
 
 
 async def test_port_forward_reaches_the_pods_localhost(
-    ctx: Context, server: StreamingServer
+    ctx: Harness, server: StreamingServer
 ) -> None:
     async def echo(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         writer.write(b"echo:" + await reader.read())
@@ -159,8 +163,8 @@ async def test_port_forward_reaches_the_pods_localhost(
 
     listener = await asyncio.start_server(echo, "127.0.0.1", 0)
     port = listener.sockets[0].getsockname()[1]
-    sid = await sandbox_run.run_pod_sandbox(ctx, pod())
-    url = server.url_for(cs.prepare_port_forward(ctx, sid, [port]))
+    sid = await ctx.sandbox_run.run_pod_sandbox(pod())
+    url = server.url_for(ctx.container_stream.prepare_port_forward(sid, [port]))
     try:
         data, error = await spdy.forward(url, port, b"hello")
     finally:
@@ -169,18 +173,20 @@ async def test_port_forward_reaches_the_pods_localhost(
 
 
 async def test_port_forward_to_a_closed_port_reports_on_the_error_stream(
-    ctx: Context, server: StreamingServer
+    ctx: Harness, server: StreamingServer
 ) -> None:
     listener = await asyncio.start_server(lambda r, w: None, "127.0.0.1", 0)
     port = listener.sockets[0].getsockname()[1]
     listener.close()
     await listener.wait_closed()
-    sid = await sandbox_run.run_pod_sandbox(ctx, pod())
-    data, error = await spdy.forward(server.url_for(cs.prepare_port_forward(ctx, sid)), port, b"x")
+    sid = await ctx.sandbox_run.run_pod_sandbox(pod())
+    data, error = await spdy.forward(
+        server.url_for(ctx.container_stream.prepare_port_forward(sid)), port, b"x"
+    )
     assert data == b"" and f"localhost:{port}".encode() in error
 
 
-async def test_a_token_serves_once(ctx: Context, server: StreamingServer) -> None:
+async def test_a_token_serves_once(ctx: Harness, server: StreamingServer) -> None:
     cid = await running(ctx, command=("sleep", "1000"))
     url = exec_url(server, ctx, cid, ["true"], stdout=True)
     await spdy.run(url, stderr=False)
@@ -189,7 +195,7 @@ async def test_a_token_serves_once(ctx: Context, server: StreamingServer) -> Non
     assert refused.value.status == 404
 
 
-async def test_an_unknown_protocol_is_forbidden(ctx: Context, server: StreamingServer) -> None:
+async def test_an_unknown_protocol_is_forbidden(ctx: Harness, server: StreamingServer) -> None:
     cid = await running(ctx, command=("sleep", "1000"))
     url = exec_url(server, ctx, cid, ["true"], stdout=True)
     with pytest.raises(spdy.UpgradeRefused) as refused:
@@ -198,26 +204,26 @@ async def test_an_unknown_protocol_is_forbidden(ctx: Context, server: StreamingS
     assert "X-Accepted-Stream-Protocol-Versions: v4.channel.k8s.io" in refused.value.head
 
 
-async def test_requests_are_validated_as_kubelet_does(ctx: Context) -> None:
+async def test_requests_are_validated_as_kubelet_does(ctx: Harness) -> None:
     cid = await running(ctx, command=("sleep", "1000"))
     with pytest.raises(InvalidArgument):
-        cs.prepare_exec(ctx, cid, [], stdout=True)
+        ctx.container_stream.prepare_exec(cid, [], stdout=True)
     with pytest.raises(InvalidArgument):
-        cs.prepare_exec(ctx, cid, ["true"])
+        ctx.container_stream.prepare_exec(cid, ["true"])
     with pytest.raises(InvalidArgument):
-        cs.prepare_exec(ctx, cid, ["true"], tty=True, stdout=True, stderr=True)
+        ctx.container_stream.prepare_exec(cid, ["true"], tty=True, stdout=True, stderr=True)
     with pytest.raises(InvalidArgument):
-        cs.prepare_attach(ctx, cid, tty=True, stderr=True)
+        ctx.container_stream.prepare_attach(cid, tty=True, stderr=True)
     done = await running(ctx, command=("true",))
     await settle()
     with pytest.raises(FailedPrecondition):
-        cs.prepare_exec(ctx, done, ["true"], stdout=True)
+        ctx.container_stream.prepare_exec(done, ["true"], stdout=True)
 
 
-async def test_the_cri_rpcs_hand_out_urls(ctx: Context, server: StreamingServer) -> None:
+async def test_the_cri_rpcs_hand_out_urls(ctx: Harness, server: StreamingServer) -> None:
     cid = await running(ctx, command=("sleep", "1000"))
     socket = f"/tmp/hexcri-stream-{id(server)}.sock"
-    grpc_server = await start_server(ctx, socket, server)
+    grpc_server = await start_server(ctx.uses, socket, server)
     try:
         async with grpc.aio.insecure_channel(f"unix://{socket}") as channel:
             rt = cri_grpc.RuntimeServiceStub(channel)  # type: ignore[no-untyped-call]
@@ -238,7 +244,7 @@ async def test_the_cri_rpcs_hand_out_urls(ctx: Context, server: StreamingServer)
 
 
 async def test_websocket_is_refused_with_a_clear_message(
-    ctx: Context, server: StreamingServer
+    ctx: Harness, server: StreamingServer
 ) -> None:
     cid = await running(ctx, command=("sleep", "1000"))
     url = exec_url(server, ctx, cid, ["true"], stdout=True)

@@ -12,11 +12,11 @@ from domain.model import (
     SandboxSecurity,
     UserNamespace,
 )
-from domain.services import container_create, image_pull, sandbox_run
-from domain.services.context import Context
+from domain.services import container_create
 from domain.spec.node import NodeOptions
 from domain.validation.container import check_container
 from domain.validation.sandbox import check_sandbox
+from tests.support.harness import Harness
 from tests.unit.conftest import container, pod
 
 NODE = NodeOptions()
@@ -49,9 +49,9 @@ def test_container_checks_use_the_pods_log_directory() -> None:
         check_container(container(log_path="../x.log"), pod(log_directory="/logs"), NODE)
 
 
-async def test_a_pod_without_log_directory_gives_no_log(ctx: Context) -> None:
-    sid = await sandbox_run.run_pod_sandbox(ctx, pod())
-    await image_pull.pull_image(ctx, "busybox")
-    cid = await container_create.create_container(ctx, sid, container(log_path="c.log"))
+async def test_a_pod_without_log_directory_gives_no_log(ctx: Harness) -> None:
+    sid = await ctx.sandbox_run.run_pod_sandbox(pod())
+    await ctx.image_pull.pull_image("busybox")
+    cid = await ctx.container_create.create_container(sid, container(log_path="c.log"))
     created = ctx.containers.get(cid)
     assert container_create.log_path(created.config, ctx.sandboxes.get(sid)) == ""
