@@ -12,7 +12,7 @@ import asyncio
 import sys
 
 from app import settings as config
-from app.container import VERSION
+from app.version import VERSION
 
 GLOBAL = argparse.ArgumentParser(add_help=False)
 GLOBAL.add_argument(

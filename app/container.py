@@ -1,15 +1,27 @@
-"""The composition root: a dependency-injector container that selects and wires adapters."""
+"""The composition root: dependency-injector containers that select and wire adapters.
+
+`Application` chooses the backend container (`app.backends.memory` or `.containerd`, a
+provider per adapter) by `settings.backend`, wires the use cases over its ports (`Domain`)
+and builds what the process serves. What opens something is a `providers.Resource`:
+`open_resources(container)` opens a container's, `close_resources(container)` closes those
+that were opened, each after whatever takes it. The application's (servers, then the use
+cases' pending clean-ups) close before the backend's (clients, channels, files).
+"""
 
 from __future__ import annotations
 
+import importlib
 import os
+from collections.abc import AsyncIterator
 
 from dependency_injector import containers, providers
 
 from adapters.host.node import node_facts
 from adapters.host.oom import min_oom_score_adj
-from app import backends
+from app import servers
+from app.info import cri_config
 from app.settings import Settings
+from app.version import VERSION
 from domain.eventbus import EventBus
 from domain.reference import parse
 from domain.services.cleanup import Cleanups
@@ -22,7 +34,6 @@ from domain.services.container_stop import ContainerStop
 from domain.services.container_stream import ContainerStream
 from domain.services.container_update import ContainerUpdate
 from domain.services.context import Ports
-from domain.services.context import Settings as DomainSettings
 from domain.services.exits import Exits
 from domain.services.image_pull import ImagePull
 from domain.services.image_query import ImageQuery
@@ -36,14 +47,13 @@ from domain.services.sandbox_remove import SandboxRemove
 from domain.services.sandbox_run import SandboxRun
 from domain.services.sandbox_stop import SandboxStop
 from domain.services.sandbox_update import SandboxUpdate
+from domain.services.settings import Settings as DomainSettings
 from domain.services.unit_of_work import PodRepository
 from domain.services.usecases import UseCases
 from domain.sharing import SharedWork
 from domain.spec import NodeOptions
 from domain.stats import CpuRates
 from domain.store import ImageIndex
-
-VERSION = "0.1.0"
 
 
 def node_options(settings: Settings) -> NodeOptions:
@@ -58,7 +68,7 @@ def node_options(settings: Settings) -> NodeOptions:
     )
 
 
-def domain_settings(settings: Settings) -> DomainSettings:
+def to_domain_settings(settings: Settings) -> DomainSettings:
     return DomainSettings(
         runtime_version=VERSION,
         sandbox_image=settings.sandbox_image,
@@ -188,18 +198,67 @@ class Domain(containers.DeclarativeContainer):
     )
 
 
+def backend_container(name: str, settings: Settings) -> containers.Container:
+    """The container of `app.backends.<name>`, imported only when it is the chosen one."""
+    module = importlib.import_module(f"app.backends.{name}")
+    container: containers.Container = module.Backend(settings=settings)
+    return container
+
+
+async def serving_use_cases(uses: UseCases) -> AsyncIterator[UseCases]:
+    """The use cases; at shutdown, the clean-ups that removals left in the runtime get a
+    grace period (what is left then, recovery removes at the next start)."""
+    yield uses
+    await uses.container_remove.wait_clean_ups(servers.GRACE_SECONDS)
+
+
 class Application(containers.DeclarativeContainer):
-    """Settings in, the wired use cases out."""
+    """Settings in; the chosen backend, the use cases and the servers out.
+
+    `shutdown_resources` closes a resource after those that take it *directly* as an
+    argument (a provider in between hides the dependency): each server takes `use_cases`.
+    """
 
     settings = providers.Dependency(instance_of=Settings)
     backend = providers.Selector(
-        providers.Callable(lambda s: s.backend, settings),
-        memory=providers.Singleton(backends.memory_backend, settings),
-        containerd=providers.Singleton(backends.containerd_backend, settings),
+        settings.provided.backend,
+        memory=providers.Singleton(backend_container, "memory", settings),
+        containerd=providers.Singleton(backend_container, "containerd", settings),
     )
-    domain_settings = providers.Singleton(domain_settings, settings)
-    domain = providers.Container(
-        Domain,
-        ports=providers.Callable(lambda b: b.ports, backend),
-        settings=domain_settings,
+    ports = backend.provided.ports.call()
+    domain_settings = providers.Singleton(to_domain_settings, settings)
+    domain = providers.Container(Domain, ports=ports, settings=domain_settings)
+    use_cases = providers.Resource(serving_use_cases, domain.use_cases)
+
+    metrics = providers.Resource(
+        servers.metrics_endpoint, settings.provided.metrics_address, use_cases
     )
+    streaming = providers.Resource(
+        servers.streaming_server,
+        use_cases,
+        settings.provided.streaming_address,
+        backend.provided.dialer.call(),
+    )
+    cri = providers.Resource(
+        servers.cri_server,
+        use_cases,
+        settings.provided.socket,
+        streaming,
+        providers.Callable(
+            cri_config, settings, streaming.provided.base_url, domain_settings.provided.node
+        ),
+    )
+
+
+async def open_resources(container: containers.Container) -> None:
+    """Open every resource of `container` (its clients, servers...)."""
+    pending = container.init_resources()
+    if pending is not None:
+        await pending
+
+
+async def close_resources(container: containers.Container) -> None:
+    """Close the resources of `container` that were opened, dependents first."""
+    pending = container.shutdown_resources()
+    if pending is not None:
+        await pending

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from adapters.manifest.convert import CONTAINER_NAME, PodPlan, plan_manifest
 from adapters.manifest.load import ManifestError, parse_manifest
 from adapters.manifest.pods import PodRunner
-from app.container import Application
+from app.container import Application, close_resources
 from app.settings import Settings
 from app.static_pods import node_facts
 from domain.errors import HexcriError
@@ -148,7 +148,7 @@ def main(settings: Settings, options: Options) -> int:
 
 async def _play(settings: Settings, options: Options, source: str, plans: list[PodPlan]) -> int:
     app = Application(settings=settings)
-    uses: UseCases = app.domain.use_cases()
+    uses: UseCases = await app.use_cases.async_()
     watcher = asyncio.create_task(uses.task_exits.watch_runtime_events(), name="runtime-events")
     try:
         await uses.recovery.recover()
@@ -171,12 +171,11 @@ async def _play(settings: Settings, options: Options, source: str, plans: list[P
             await _logs(uses, runner.of_file(source), follow=True, tick=_stepper(runner, plans))
         return code
     finally:
-        # removals' clean-up left (recovery: the rest)
-        await uses.container_remove.wait_clean_ups(timeout=10)
+        await close_resources(app)  # removals' clean-up left (recovery: the rest)
         watcher.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await watcher
-        await app.backend().close()
+        await close_resources(app.backend())
 
 
 async def _up(uses: UseCases, runner: PodRunner, plans: list[PodPlan], options: Options) -> int:

@@ -15,15 +15,20 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from domain.logformat import MAX_RECORD
+from domain.services.settings import Settings as DomainSettings
+
 DEFAULT_CONFIG = "/etc/hexcri/config.toml"
 CONFIG_ENV = "HEXCRI_CONFIG"
+# The defaults of what the domain also knows are the domain's own: one definition each.
+DOMAIN = DomainSettings()
 
 
 class ContainerdSettings(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     address: str = "/run/containerd/containerd.sock"
-    namespace: str = "k8s.io"
+    namespace: str = DOMAIN.node.namespace
     root: str = "/var/lib/containerd"  # containerd's root: where its snapshotter keeps layers
     snapshotter: str = "overlayfs"
     runtime: str = "io.containerd.runc.v2"
@@ -56,7 +61,7 @@ class Settings(BaseSettings):
 
     socket: str = "/run/hexcri/hexcri.sock"
     backend: Literal["memory", "containerd"] = "containerd"
-    sandbox_image: str = "registry.k8s.io/pause:3.9"
+    sandbox_image: str = DOMAIN.sandbox_image
     root_dir: str = "/var/lib/hexcri"
     state_dir: str = "/run/hexcri"
     streaming_address: str = "127.0.0.1:0"
@@ -65,13 +70,13 @@ class Settings(BaseSettings):
     log_format: Literal["text", "json"] = "text"
     # host:port of the Prometheus /metrics endpoint; "" (the default): no endpoint
     metrics_address: str = ""
-    cgroup_driver: Literal["cgroupfs", "systemd"] = "cgroupfs"
+    cgroup_driver: Literal["cgroupfs", "systemd"] = DOMAIN.node.cgroup_driver
     # None: detect whether this process may lower oom_score_adj (containerd's
     # restrict_oom_score_adj); true/false forces it.
     restrict_oom_score_adj: bool | None = None
-    stop_kill_wait: float = 10.0
+    stop_kill_wait: float = DOMAIN.stop_kill_wait
     # bytes of a log record: longer lines are cut into partial records (<= 0: no limit)
-    max_container_log_line_size: int = 16 * 1024
+    max_container_log_line_size: int = MAX_RECORD
     # the memory backend's images: None pulls any well-formed reference (a generic image);
     # a list is a closed catalogue, and other references are NotFound
     simulator_images: list[str] | None = None

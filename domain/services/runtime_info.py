@@ -14,11 +14,14 @@ from ports.network import NetworkInfo, PodNetwork
 from ports.runtime import ContainerRuntime
 
 CRI_API_VERSION = "v1"
+# VersionResponse.version: the kubelet runtime API's version, not hexcri's (containerd's
+# kubeAPIVersion)
+KUBE_API_VERSION = "0.1.0"
 READY_WAIT = 0.8  # seconds: kubelet's Status must answer within its own deadline
 
 
 class VersionInfo(Frozen):
-    version: str = "0.1.0"
+    version: str = KUBE_API_VERSION
     runtime_name: str
     runtime_version: str
     runtime_api_version: str = CRI_API_VERSION

@@ -10,9 +10,9 @@ class Settings(Frozen):
     """Runtime-wide settings the use cases need."""
 
     runtime_name: str = "hexcri"
-    runtime_version: str = "0.1.0"
+    runtime_version: str = "unknown"  # the composition root's: the package's version
     sandbox_image: str = "registry.k8s.io/pause:3.9"
-    cgroup_driver: str = "cgroupfs"
+    cgroup_driver: str = NodeOptions().cgroup_driver
     stop_kill_wait: float = 10.0  # seconds to wait for an exit after SIGKILL
     shm_size: int = 64 << 20  # the pod's /dev/shm, as containerd's default
     # The runtime handlers RunPodSandbox accepts: "" (the default) and containerd's name

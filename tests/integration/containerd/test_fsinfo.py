@@ -13,7 +13,7 @@ from adapters.containerd import api
 from adapters.containerd.client import ContainerdClient
 from adapters.containerd.fsinfo import SnapshotterUsage
 from adapters.containerd.introspection import SnapshotterRoot
-from app.backends import _check_image_filesystem
+from app.backends.containerd import check_image_filesystem
 from domain.errors import Internal
 from tests.support.containerd import Containerd
 
@@ -45,7 +45,7 @@ async def test_a_directory_that_is_not_there_cannot_be_measured(
     with pytest.raises(Internal, match="/no/such/dir"):
         await usage.measure()
     with caplog.at_level(logging.ERROR):
-        await _check_image_filesystem(usage)  # what `hexcri serve` does at start
+        await check_image_filesystem(usage)  # what `hexcri serve` does at start
     assert "cannot measure" in caplog.text and "/no/such/dir" in caplog.text
 
 
