@@ -9,9 +9,18 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 CHUNK = 64 * 1024
+
+
+def make_fifos(directory: str, names: Sequence[str]) -> None:
+    """FIFOs `names` in `directory` (made with it if needed); existing ones are kept."""
+    os.makedirs(directory, mode=0o700, exist_ok=True)
+    for name in names:
+        path = os.path.join(directory, name)
+        if not os.path.exists(path):
+            os.mkfifo(path, 0o600)
 
 
 class Fifo:

@@ -8,7 +8,7 @@ import logging
 import os
 import shutil
 
-from adapters.containerd.fifo import Fifo, FifoWriter
+from adapters.containerd.fifo import Fifo, FifoWriter, make_fifos
 from domain.errors import InvalidArgument, NotFound
 from domain.logformat import MAX_RECORD, LineSplitter, Stream, format_record
 from ports.clock import Clock
@@ -149,14 +149,6 @@ def _write_all(fd: int, data: bytes) -> None:
         view = view[os.write(fd, view) :]
 
 
-def _make_fifos(directory: str, names: list[str]) -> None:
-    os.makedirs(directory, mode=0o700, exist_ok=True)
-    for name in names:
-        path = os.path.join(directory, name)
-        if not os.path.exists(path):
-            os.mkfifo(path, 0o600)
-
-
 class FifoContainerIO:
     """Implements `ports.io.ContainerIO`: FIFOs in `<state_dir>/io/<container id>/`.
 
@@ -187,7 +179,7 @@ class FifoContainerIO:
             return stdio
         log_fd = await open_log_file(log_path)
         try:
-            await asyncio.to_thread(_make_fifos, directory, names)
+            await asyncio.to_thread(make_fifos, directory, names)
         except BaseException:
             if log_fd is not None:
                 os.close(log_fd)

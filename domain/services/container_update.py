@@ -7,7 +7,7 @@ from domain.errors import FailedPrecondition, NotFound
 from domain.model import Container, ContainerState, LinuxResources
 from domain.services.context import Context
 from domain.services.serial import holding
-from domain.spec.resources import linux_resources
+from domain.spec.resources import updated_resources
 from domain.validation.resources import check_resources
 
 
@@ -25,7 +25,7 @@ async def update_container_resources(
 async def _update(ctx: Context, container: Container, resources: LinuxResources) -> None:
     if container.state not in (ContainerState.CREATED, ContainerState.RUNNING):
         raise FailedPrecondition(f"container {container.id} is {container.state.name}")
-    oci = linux_resources(resources, ctx.settings.node)
+    oci = updated_resources(container.resources, resources, ctx.settings.node)
     await ctx.ports.runtime.update_resources(container.id, oci)
     container.resources = resources
     await ctx.ports.state.put_container(container)

@@ -98,7 +98,7 @@ async def _create_pause(ctx: Context, sandbox: Sandbox, image: Image, undo: Roll
         image=image,
         spec=sandbox_spec(sandbox, image, node, profile),
         labels={KIND_LABEL: "sandbox"},
+        start_soon=True,  # its process is made while the network is set up
     )
     undo.push("delete pause container", lambda: ctx.ports.runtime.delete(sandbox.id))
     await ctx.ports.runtime.create(request)
-    await ctx.ports.runtime.create_task(sandbox.id)
