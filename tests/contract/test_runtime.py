@@ -20,7 +20,7 @@ import pytest
 from adapters.memory.clock import FakeClock
 from adapters.memory.io import MemoryIO
 from adapters.memory.runtime import MemoryRuntime
-from domain.errors import AlreadyExists, DeadlineExceeded, Internal, NotFound
+from domain.errors import AlreadyExists, DeadlineExceeded, Internal, NotFound, StillRunning
 from domain.ids import new_id
 from domain.model import Image, RuntimeContainer, TaskExit, TaskOOM, TaskStatus
 from ports.events import RuntimeEvents
@@ -348,6 +348,16 @@ async def test_reap_of_a_running_task_fails(driver: Driver) -> None:
         await driver.runtime.reap(cid)
     found = await listed(driver.runtime, cid)
     assert found is not None and (found.task, found.pid) == (TaskStatus.RUNNING, pid)
+
+
+async def test_a_running_task_is_still_running_to_reap(driver: Driver, events: Events) -> None:
+    """ "Still running" is the port's own answer, whatever the backend's error code."""
+    cid, _ = await running(driver)
+    with pytest.raises(StillRunning):
+        await driver.runtime.reap(cid)
+    await driver.runtime.kill(cid, signal.SIGKILL)
+    await events.exit_of(cid)
+    await driver.runtime.reap(cid)
 
 
 async def test_oom_kill_is_reported_before_the_exit(driver: Driver, events: Events) -> None:
