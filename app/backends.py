@@ -11,11 +11,13 @@ from typing import TYPE_CHECKING
 from adapters.host.clock import SystemClock
 from adapters.host.devices import StatDeviceLookup
 from adapters.host.files import LocalSandboxFiles
+from adapters.host.logs import HostLogFiles
 from adapters.host.profiles import FileSecurityProfiles
 from adapters.streaming.dial import NetnsDialer, NodeDialer
 from app.settings import Settings
 from domain.errors import HexcriError
 from domain.services.context import Ports
+from domain.stdio import ContainerStdio
 from ports.streams import PodDialer
 
 if TYPE_CHECKING:
@@ -63,7 +65,7 @@ def containerd_backend(settings: Settings) -> Backend:
     from adapters.containerd.fsinfo import SnapshotterUsage
     from adapters.containerd.images import ContainerdImageStore
     from adapters.containerd.introspection import SNAPSHOTTER_PLUGIN, SnapshotterRoot
-    from adapters.containerd.io import FifoContainerIO
+    from adapters.containerd.io import FifoStreams
     from adapters.containerd.pull import ContainerdImagePuller
     from adapters.containerd.runtime import ContainerdRuntime
     from adapters.netns.namespaces import PyrouteNamespaces, instance_id
@@ -79,8 +81,11 @@ def containerd_backend(settings: Settings) -> Backend:
         HostsConfig(settings.registry.config_path),
         progress_timeout=settings.registry.no_progress_timeout,
     )
-    io = FifoContainerIO(
-        os.path.join(settings.state_dir, "io"), clock, settings.max_container_log_line_size
+    io = ContainerStdio(
+        FifoStreams(os.path.join(settings.state_dir, "io")),
+        HostLogFiles(),
+        clock,
+        settings.max_container_log_line_size,
     )
     state = SqliteStateStore(os.path.join(settings.root_dir, "hexcri.db"))
     # where the snapshotter keeps its data: containerd says (the setting is a fallback)

@@ -14,20 +14,12 @@ from domain.model import (
     Image,
     RuntimeContainer,
 )
+from ports.io import Stdio
 from ports.streams import Streams, TerminalSize
 
 # What ExecSync keeps of a command's output, stdout and stderr together: kubelet takes CRI
 # messages of up to 16 MiB, and the reply's other fields and framing fit in the 4 KiB left.
 EXEC_OUTPUT_LIMIT = 16 * 1024 * 1024 - 4096
-
-
-class Stdio(Frozen):
-    """Where a task's stdio goes: paths the IO port made (FIFOs) or empty for none."""
-
-    stdin: str = ""
-    stdout: str = ""
-    stderr: str = ""
-    terminal: bool = False
 
 
 class CreateRequest(Frozen):

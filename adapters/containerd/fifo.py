@@ -1,4 +1,5 @@
-"""Reading FIFOs on the event loop without blocking it (non-blocking fds + `add_reader`).
+"""FIFOs for stdio: making them, naming them for the shim, and reading and writing them on the
+event loop without blocking it (non-blocking fds + `add_reader`/`add_writer`).
 
 A FIFO opened for reading before any writer came is not reported readable by Linux until a
 writer has come and gone, so a reader may be opened ahead of the shim that writes to it.
@@ -11,7 +12,45 @@ import contextlib
 import os
 from collections.abc import Callable, Sequence
 
+from domain.errors import Internal
+from domain.model import Frozen
+from ports.io import Stdio, StreamEnd
+
 CHUNK = 64 * 1024
+
+
+class FifoEnd(StreamEnd):
+    """The shim's end of one stdio stream: the FIFO at `path`."""
+
+    path: str
+
+
+class FifoPaths(Frozen):
+    """A task's stdio as containerd takes it (and as a pending task's extension keeps it):
+    FIFO paths, "" for none."""
+
+    stdin: str = ""
+    stdout: str = ""
+    stderr: str = ""
+    terminal: bool = False
+
+    @classmethod
+    def of(cls, stdio: Stdio) -> FifoPaths:
+        """The paths of `stdio`, which `FifoStreams` made (or empty: no stdio)."""
+        return cls(
+            stdin=_path(stdio.stdin),
+            stdout=_path(stdio.stdout),
+            stderr=_path(stdio.stderr),
+            terminal=stdio.terminal,
+        )
+
+
+def _path(end: StreamEnd | None) -> str:
+    if end is None:
+        return ""
+    if not isinstance(end, FifoEnd):
+        raise Internal(f"stdio of another backend: {type(end).__name__}")
+    return end.path
 
 
 def make_fifos(directory: str, names: Sequence[str]) -> None:
@@ -24,21 +63,29 @@ def make_fifos(directory: str, names: Sequence[str]) -> None:
 
 
 class Fifo:
-    """Calls `on_data` with every chunk read from the FIFO at `path`, until EOF or `close`."""
+    """Calls `on_data` with every chunk read from the FIFO at `path`, until EOF or `close`
+    (then `on_eof`). Opened at once; reading starts with the callbacks (here or `start`).
+    Implements `ports.io.OutputStream`."""
 
     def __init__(
         self,
         path: str,
-        on_data: Callable[[bytes], None],
+        on_data: Callable[[bytes], None] | None = None,
         on_eof: Callable[[], None] | None = None,
     ) -> None:
         self.path = path
-        self._on_data = on_data
+        self._on_data: Callable[[bytes], None] = _ignore
         self._on_eof = on_eof
         self._loop = asyncio.get_running_loop()
         self._fd: int | None = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
         self.eof = asyncio.Event()
-        self._loop.add_reader(self._fd, self._readable)
+        if on_data is not None:
+            self.start(on_data, on_eof)
+
+    def start(self, on_data: Callable[[bytes], None], on_end: Callable[[], None] | None) -> None:
+        self._on_data, self._on_eof = on_data, on_end
+        if self._fd is not None:
+            self._loop.add_reader(self._fd, self._readable)
 
     def _readable(self) -> None:
         self._read(once=True)
@@ -62,7 +109,7 @@ class Fifo:
     def _stop(self) -> None:
         if self._fd is None:
             return
-        self._loop.remove_reader(self._fd)
+        self._loop.remove_reader(self._fd)  # (no error when it was not started)
         os.close(self._fd)
         self._fd = None
         self.eof.set()
@@ -107,7 +154,7 @@ class FifoReader:
 
 
 class FifoWriter:
-    """Writes to a FIFO without blocking the event loop.
+    """Writes to a FIFO without blocking the event loop (`ports.io.InputStream`).
 
     Opened read-write, so that opening neither waits for a reader nor fails without one; the
     reader sees EOF once this (the only writer) is closed.
@@ -148,3 +195,7 @@ class FifoWriter:
         fd, self._fd = self._fd, None
         if fd is not None:
             os.close(fd)
+
+
+def _ignore(data: bytes) -> None:
+    return None

@@ -24,6 +24,7 @@ from adapters.containerd import api
 from adapters.containerd.client import ContainerdClient
 from adapters.containerd.content import LEASE_HEADER, Leases
 from adapters.containerd.faults import crash_point
+from adapters.containerd.fifo import FifoPaths
 from adapters.containerd.users import resolve_user
 from adapters.containerd.wire import (
     RESOURCES_TYPE,
@@ -36,7 +37,7 @@ from domain.errors import FailedPrecondition, HexcriError, Internal, NotFound, S
 from domain.model import RuntimeContainer, TaskStatus
 from domain.services.rollback import Rollback
 from domain.spec.pipeline import resources as spec_resources
-from ports.runtime import CreateRequest, Stdio
+from ports.runtime import CreateRequest
 from ports.streams import TerminalSize
 
 log = logging.getLogger(__name__)
@@ -100,7 +101,8 @@ class ContainerTasks:
             if request.start_soon:
                 undo.push("delete container", lambda: self._delete_container(request.id))
                 undo.push("delete task", lambda: self._delete_task(request.id))
-                await self._create_task(request.id, prepared.mounts, request.stdio)
+                stdio = FifoPaths.of(request.stdio)
+                await self._create_task(request.id, prepared.mounts, stdio)
         except BaseException:
             await asyncio.shield(undo.run())
             raise
@@ -122,11 +124,13 @@ class ContainerTasks:
             snapshot_key=request.id,
         )
         if not request.start_soon:
-            stdio = json_any(TASK_TYPE, request.stdio.model_dump())
+            stdio = json_any(TASK_TYPE, FifoPaths.of(request.stdio).model_dump())
             container.extensions[TASK_EXTENSION].CopyFrom(stdio)
         return container
 
-    async def _create_task(self, container_id: str, mounts: Sequence[Any], stdio: Stdio) -> None:
+    async def _create_task(
+        self, container_id: str, mounts: Sequence[Any], stdio: FifoPaths
+    ) -> None:
         await self._client.tasks.Create(
             api.tasks.CreateTaskRequest(
                 container_id=container_id,
@@ -152,7 +156,7 @@ class ContainerTasks:
         crash_point("task-started")
         return int(started.pid)
 
-    async def _pending_task(self, container_id: str) -> tuple[builtins.list[Any], Stdio]:
+    async def _pending_task(self, container_id: str) -> tuple[builtins.list[Any], FifoPaths]:
         """The rootfs mounts and stdio of a container whose task is still to be made;
         NotFound for an unknown container or one whose task was made and released."""
         c = self._client
@@ -165,7 +169,7 @@ class ContainerTasks:
         ext = got.container.extensions.get(TASK_EXTENSION)
         if ext is None or not ext.value:
             raise NotFound(f"task {container_id} not found")
-        return builtins.list(mounts.mounts), Stdio.model_validate_json(ext.value)
+        return builtins.list(mounts.mounts), FifoPaths.model_validate_json(ext.value)
 
     async def _task_made(self, container_id: str) -> None:
         try:

@@ -9,12 +9,14 @@ from adapters.memory.devices import MemoryDeviceLookup
 from adapters.memory.files import MemorySandboxFiles
 from adapters.memory.images import MemoryImageStore, MemoryRegistry
 from adapters.memory.io import MemoryIO
+from adapters.memory.logs import MemoryLogFiles
 from adapters.memory.network import MemoryNamespaces, MemoryNetwork
 from adapters.memory.profiles import MemorySecurityProfiles
 from adapters.memory.runtime import MemoryRuntime
 from adapters.memory.state import MemoryStateStore
 from domain.logformat import MAX_RECORD
 from domain.services.context import Ports
+from domain.stdio import ContainerStdio
 from ports.clock import Clock
 
 
@@ -33,14 +35,15 @@ class MemoryBackend:
 
     def __post_init__(self) -> None:
         self.network = MemoryNetwork(namespaces=self.netns)  # its ADD plugs into `netns`
-        self.io = MemoryIO(self.clock, self.max_line_size)
+        self.io = MemoryIO()  # the pipes; `stdio` pumps them into the logs
+        self.stdio = ContainerStdio(self.io, MemoryLogFiles(), self.clock, self.max_line_size)
         self.runtime = MemoryRuntime(self.clock, self.io)
         self.images = MemoryImageStore(self.registry, self.clock)
 
     def ports(self) -> Ports:
         return Ports(
             runtime=self.runtime,
-            io=self.io,
+            io=self.stdio,
             events=self.runtime,
             netns=self.netns,
             network=self.network,

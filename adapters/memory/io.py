@@ -1,163 +1,142 @@
-"""Container stdio in memory: output the fake runtime emits lands in real CRI log files."""
+"""Container stdio as in-memory pipes: the fake runtime's processes write their output into
+them (`emit`) and read their stdin from them (`read_stdin`)."""
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import os
-from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
-from typing import BinaryIO
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
 
-from domain.errors import InvalidArgument, NotFound
-from domain.logformat import MAX_RECORD, LineSplitter, Stream, format_record
-from ports.clock import Clock
-from ports.runtime import Stdio
-from ports.streams import Streams
+from domain.logformat import Stream
+from ports.io import Stdio, StdioPipes, StreamEnd
+
+
+class PipeEnd(StreamEnd):
+    """The process's end of an in-memory pipe: its container and stream."""
+
+    container_id: str
+    stream: str
+
+
+class _Output:
+    """Implements `ports.io.OutputStream`: what the process writes goes straight to the
+    reader. The process's end is closed when it exits (`end`), so nothing is left to drain."""
+
+    def __init__(self) -> None:
+        self._on_data: Callable[[bytes], None] | None = None
+        self._on_end: Callable[[], None] | None = None
+        self._early: list[bytes] = []  # written before the reader started
+        self.ended = False
+
+    def start(self, on_data: Callable[[bytes], None], on_end: Callable[[], None]) -> None:
+        self._on_data, self._on_end = on_data, on_end
+        early, self._early = self._early, []
+        for chunk in early:
+            on_data(chunk)
+        if self.ended:
+            on_end()
+
+    def feed(self, data: bytes) -> None:
+        if self.ended:
+            return
+        if self._on_data is None:
+            self._early.append(data)
+        else:
+            self._on_data(data)
+
+    def end(self) -> None:
+        if not self.ended:
+            self.ended = True
+            if self._on_end is not None:
+                self._on_end()
+
+    async def drain(self, timeout: float) -> None:
+        return None
+
+    def close(self) -> None:
+        self.end()
+
+
+class _Input:
+    """Implements `ports.io.InputStream`: chunks queued for the process, b"" for EOF."""
+
+    def __init__(self) -> None:
+        self.chunks: asyncio.Queue[bytes] = asyncio.Queue()
+        self.closed = False
+
+    async def write(self, data: bytes) -> None:
+        if self.closed:
+            raise BrokenPipeError("stdin is closed")
+        if data:
+            self.chunks.put_nowait(data)
+
+    def close(self) -> None:
+        if not self.closed:
+            self.closed = True
+            self.chunks.put_nowait(b"")
 
 
 @dataclass
-class _Pipe:
-    log_path: str
-    tty: bool
-    file: BinaryIO | None = None
-    splitters: dict[Stream, LineSplitter] = field(default_factory=dict)
-    # attached clients: output goes to each queue too (None: the output ended)
-    taps: list[asyncio.Queue[tuple[Stream, bytes] | None]] = field(default_factory=list)
-    stdin: asyncio.Queue[bytes] = field(default_factory=asyncio.Queue)
-    stdin_open: bool = True  # hexcri's writer of the container's stdin
-    ended: bool = False
+class _Pipes:
+    pipes: StdioPipes
+    stdout: _Output
+    stderr: _Output | None
+    stdin: _Input | None
 
 
 class MemoryIO:
-    """Implements ContainerIO; `emit` is how the fake runtime's processes write output."""
+    """Implements `ports.io.StdioStreams`; `emit`, `end_output` and `read_stdin` are the fake
+    runtime's side of the pipes."""
 
-    def __init__(self, clock: Clock, max_line_size: int = MAX_RECORD) -> None:
-        self._clock = clock
-        self._max_line = max_line_size
-        self._pipes: dict[str, _Pipe] = {}
+    def __init__(self) -> None:
+        self._pipes: dict[str, _Pipes] = {}
 
-    async def open(self, container_id: str, log_path: str, tty: bool, stdin: bool) -> Stdio:
-        pipe = self._pipes.get(container_id)
-        if pipe is None:
-            pipe = _Pipe(log_path=log_path, tty=tty)
-            try:
-                self._open_file(pipe)
-            except (OSError, ValueError) as exc:
-                reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
-                raise InvalidArgument(
-                    f"log_path: cannot create log file {log_path[:100]!r}: {reason}"
-                ) from exc
-            self._pipes[container_id] = pipe
-        base = f"memory://{container_id}"
-        return Stdio(
-            stdin=f"{base}/stdin" if stdin else "",
-            stdout=f"{base}/stdout",
-            stderr="" if tty else f"{base}/stderr",
-            terminal=tty,
-        )
+    async def open(self, container_id: str, tty: bool, stdin: bool) -> StdioPipes:
+        made = self._pipes.get(container_id)
+        if made is None:
+            ends = {
+                name: PipeEnd(container_id=container_id, stream=name)
+                for name in ("stdin", "stdout", "stderr")
+            }
+            stdout, stderr = _Output(), None if tty else _Output()
+            writer = _Input() if stdin else None
+            stdio = Stdio(
+                stdin=ends["stdin"] if stdin else None,
+                stdout=ends["stdout"],
+                stderr=None if tty else ends["stderr"],
+                terminal=tty,
+            )
+            pipes = StdioPipes(stdio=stdio, stdout=stdout, stderr=stderr, stdin=writer)
+            made = self._pipes[container_id] = _Pipes(pipes, stdout, stderr, writer)
+        return made.pipes
 
-    @staticmethod
-    def _open_file(pipe: _Pipe) -> None:
-        if pipe.log_path:
-            os.makedirs(os.path.dirname(pipe.log_path) or ".", exist_ok=True)
-            pipe.file = open(pipe.log_path, "ab", buffering=0)  # noqa: SIM115 - kept open
+    async def remove(self, container_id: str) -> None:
+        self._pipes.pop(container_id, None)
 
     def emit(self, container_id: str, stream: Stream, data: bytes) -> None:
-        pipe = self._pipes.get(container_id)
-        if pipe is None:
+        """The container's process writes `data` to `stream` (a terminal has one stream)."""
+        made = self._pipes.get(container_id)
+        if made is None:
             return
-        if pipe.tty:
-            stream = Stream.STDOUT
-        for tap in pipe.taps:
-            tap.put_nowait((stream, data))
-        splitter = pipe.splitters.setdefault(stream, LineSplitter(self._max_line))
-        self._write(pipe, stream, splitter.feed(data))
-
-    def _write(self, pipe: _Pipe, stream: Stream, records: list[tuple[bytes, bool]]) -> None:
-        if pipe.file is None or not records:
-            return
-        now = self._clock.now_ns()
-        pipe.file.write(b"".join(format_record(now, stream, p, c) for c, p in records))
-
-    async def reopen_log(self, container_id: str) -> None:
-        pipe = self._pipes.get(container_id)
-        if pipe is None:
-            raise NotFound(f"container {container_id} has no open log")
-        if pipe.file is not None:
-            pipe.file.close()
-        self._open_file(pipe)
+        output = made.stderr if stream == Stream.STDERR and made.stderr else made.stdout
+        output.feed(data)
 
     def end_output(self, container_id: str) -> None:
-        """The container's process ended: attached clients see the end of its output."""
-        pipe = self._pipes.get(container_id)
-        if pipe is None:
+        """The container's process ended: its output ends."""
+        made = self._pipes.get(container_id)
+        if made is None:
             return
-        pipe.ended = True
-        for tap in pipe.taps:
-            tap.put_nowait(None)
+        for output in (made.stdout, made.stderr):
+            if output is not None:
+                output.end()
 
     async def read_stdin(self, container_id: str) -> AsyncIterator[bytes]:
-        """What attached clients write to the container's stdin (for the fake runtime)."""
-        pipe = self._pipes.get(container_id)
-        if pipe is None:
+        """What hexcri writes to the container's stdin, until it closes it."""
+        made = self._pipes.get(container_id)
+        if made is None or made.stdin is None:
             return
-        while chunk := await pipe.stdin.get():
+        while chunk := await made.stdin.chunks.get():
             yield chunk
-
-    async def close_stdin(self, container_id: str) -> None:
-        """The container's stdin reaches EOF (after what was written)."""
-        pipe = self._pipes.get(container_id)
-        if pipe is not None and pipe.stdin_open:
-            pipe.stdin_open = False
-            pipe.stdin.put_nowait(b"")
-
-    async def attach(self, container_id: str, streams: Streams) -> None:
-        pipe = self._pipes.get(container_id)
-        if pipe is None:
-            raise NotFound(f"container {container_id} has no open stdio")
-        if pipe.ended:
-            return
-        tap: asyncio.Queue[tuple[Stream, bytes] | None] = asyncio.Queue()
-        pipe.taps.append(tap)
-        feeding = asyncio.ensure_future(self._feed(pipe, streams))
-        if streams.stdin is not None:
-            feeding.add_done_callback(lambda _: self._detach(pipe, tap))
-        try:
-            while (item := await tap.get()) is not None:
-                stream, data = item
-                write = streams.stdout if stream == Stream.STDOUT else streams.stderr
-                if write is not None:
-                    await write(data)
-        finally:
-            pipe.taps.remove(tap)
-            feeding.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await feeding
-
-    @staticmethod
-    def _detach(pipe: _Pipe, tap: asyncio.Queue[tuple[Stream, bytes] | None]) -> None:
-        """The client's stdin ended: it is detached, unless it closed the container's stdin."""
-        if pipe.stdin_open:
-            tap.put_nowait(None)
-
-    @staticmethod
-    async def _feed(pipe: _Pipe, streams: Streams) -> None:
-        if streams.stdin is not None:
-            async for chunk in streams.stdin:
-                if pipe.stdin_open:
-                    pipe.stdin.put_nowait(chunk)
-
-    async def close(self, container_id: str) -> None:
-        pipe = self._pipes.pop(container_id, None)
-        if pipe is None:
-            return
-        for tap in pipe.taps:
-            tap.put_nowait(None)
-        for stream, splitter in pipe.splitters.items():
-            self._write(pipe, stream, splitter.flush())
-        if pipe.file is not None:
-            pipe.file.close()
 
     def is_open(self, container_id: str) -> bool:
         return container_id in self._pipes

@@ -1,4 +1,5 @@
-"""The ContainerIO contract: the memory fake and the FIFO pump of the containerd adapter.
+"""The ContainerIO contract: `domain.stdio` over the memory fake's pipes and log files, and
+over the containerd adapter's FIFOs and the host's log files.
 
 A per-backend `Driver` plays the container's side of the stdio `open` returned: it writes to
 stdout or stderr (into the fake, or into the FIFOs as a shim would) and ends the output (the
@@ -16,13 +17,15 @@ from pathlib import Path
 
 import pytest
 
+from adapters.host.logs import HostLogFiles
 from adapters.memory.clock import FakeClock
 from adapters.memory.io import MemoryIO
+from adapters.memory.logs import MemoryLogFiles
 from domain.errors import InvalidArgument, NotFound
 from domain.ids import new_id
 from domain.logformat import MAX_RECORD, Stream, parse_record
-from ports.io import ContainerIO
-from ports.runtime import Stdio
+from domain.stdio import ContainerStdio
+from ports.io import ContainerIO, Stdio, StreamEnd
 from ports.streams import Streams
 
 WAIT = 30.0
@@ -53,8 +56,8 @@ class Driver:
 
 class MemoryDriver(Driver):
     def __init__(self) -> None:
-        self.fake = MemoryIO(FakeClock())
-        self.io = self.fake
+        self.fake = MemoryIO()
+        self.io = ContainerStdio(self.fake, MemoryLogFiles(), FakeClock())
 
     async def write(self, container_id: str, stdio: Stdio, stream: Stream, data: bytes) -> None:
         self.fake.emit(container_id, stream, data)
@@ -70,15 +73,15 @@ class FifoDriver(Driver):
     """Holds the write ends of the FIFOs, as a shim does while the process runs."""
 
     def __init__(self, state_dir: Path) -> None:
-        from adapters.containerd.io import FifoContainerIO
+        from adapters.containerd.io import FifoStreams
 
-        self.fifo_io = FifoContainerIO(str(state_dir), WallClock())
+        self.fifo_io = ContainerStdio(FifoStreams(str(state_dir)), HostLogFiles(), WallClock())
         self.io = self.fifo_io
         self.fds: dict[str, dict[str, int]] = {}
         self.stdin_fds: dict[str, int] = {}
 
     async def write(self, container_id: str, stdio: Stdio, stream: Stream, data: bytes) -> None:
-        path = stdio.stdout if stream == Stream.STDOUT else stdio.stderr
+        path = _path(stdio.stdout if stream == Stream.STDOUT else stdio.stderr)
         fds = self.fds.setdefault(container_id, {})
         if path not in fds:
             fds[path] = await asyncio.to_thread(os.open, path, os.O_WRONLY | os.O_CLOEXEC)
@@ -86,13 +89,13 @@ class FifoDriver(Driver):
 
     async def start(self, container_id: str, stdio: Stdio) -> None:
         fds = self.fds.setdefault(container_id, {})
-        for path in (stdio.stdout, stdio.stderr):
+        for path in (_path(stdio.stdout), _path(stdio.stderr)):
             if path and path not in fds:  # hexcri holds the read ends: no wait
                 fds[path] = os.open(path, os.O_WRONLY | os.O_NONBLOCK | os.O_CLOEXEC)
                 os.set_blocking(fds[path], True)
         if stdio.stdin:  # hexcri holds the write end: no wait
             self.stdin_fds[container_id] = os.open(
-                stdio.stdin, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC
+                _path(stdio.stdin), os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC
             )
             os.set_blocking(self.stdin_fds[container_id], True)
 
@@ -114,6 +117,13 @@ class FifoDriver(Driver):
             os.close(fd)
         self.stdin_fds.clear()
         await self.fifo_io.close_all()
+
+
+def _path(end: StreamEnd | None) -> str:
+    """The FIFO of a stdio end the containerd adapter made ("" for none)."""
+    from adapters.containerd.fifo import FifoPaths
+
+    return FifoPaths.of(Stdio(stdout=end)).stdout
 
 
 class WallClock:

@@ -89,7 +89,7 @@ class Driver:
 class MemoryDriver(Driver):
     def __init__(self) -> None:
         clock = FakeClock()
-        self.fake = MemoryRuntime(clock, MemoryIO(clock))
+        self.fake = MemoryRuntime(clock, MemoryIO())
         super().__init__(runtime=self.fake, events=self.fake, image=Image(id="sha256:" + "b" * 64))
 
     async def listening(self, seen: asyncio.Queue[Event]) -> None:
@@ -508,7 +508,7 @@ async def down(request: pytest.FixtureRequest) -> AsyncIterator[ContainerRuntime
     """A runtime whose backend does not answer."""
     if request.param == "memory":
         clock = FakeClock()
-        fake = MemoryRuntime(clock, MemoryIO(clock))
+        fake = MemoryRuntime(clock, MemoryIO())
         fake.available = False
         yield fake
         return

@@ -12,9 +12,11 @@ from typing import Any
 import pytest
 
 from adapters.containerd.client import ContainerdClient
-from adapters.containerd.io import FifoContainerIO
+from adapters.containerd.io import FifoStreams
 from adapters.containerd.runtime import ContainerdRuntime
+from adapters.host.logs import HostLogFiles
 from domain.model import Image
+from domain.stdio import ContainerStdio
 from ports.runtime import CreateRequest
 from tests.support.containerd import Containerd, minimal_spec
 
@@ -32,9 +34,16 @@ async def runtime(containerd: Containerd, containerd_client: ContainerdClient) -
     return ContainerdRuntime(containerd_client, str(containerd.root / "hexcri-state"))
 
 
+def fifo_io(containerd: Containerd) -> ContainerStdio:
+    """hexcri's stdio pump over the FIFOs of the containerd adapter, as the app wires it."""
+    return ContainerStdio(
+        FifoStreams(str(containerd.root / "hexcri-state")), HostLogFiles(), WallClock()
+    )
+
+
 @pytest.fixture
-async def container_io(containerd: Containerd) -> AsyncIterator[FifoContainerIO]:
-    io = FifoContainerIO(str(containerd.root / "hexcri-state"), WallClock())
+async def container_io(containerd: Containerd) -> AsyncIterator[ContainerStdio]:
+    io = fifo_io(containerd)
     yield io
     await io.close_all()
 
@@ -46,7 +55,7 @@ MakeContainer = Callable[..., Awaitable[str]]
 async def make_container(
     containerd: Containerd,
     runtime: ContainerdRuntime,
-    container_io: FifoContainerIO,
+    container_io: ContainerStdio,
     busybox_image: Image,
     tmp_path: Path,
 ) -> AsyncIterator[MakeContainer]:

@@ -1,4 +1,4 @@
-"""FifoContainerIO with real shims: CRI log lines, partial records, tty, reopen, re-attach."""
+"""The stdio pump on FIFOs with real shims: CRI log records, tty, reopen, reattach."""
 
 from __future__ import annotations
 
@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from adapters.containerd.io import FifoContainerIO
 from adapters.containerd.runtime import ContainerdRuntime
 from domain.logformat import Stream, parse_record
 from domain.model import TaskStatus
-from tests.integration.containerd.conftest import MakeContainer, WallClock
+from domain.stdio import ContainerStdio
+from tests.integration.containerd.conftest import MakeContainer, fifo_io
 from tests.support.containerd import Containerd
 
 pytestmark = pytest.mark.containerd
@@ -34,7 +34,7 @@ def records(path: Path) -> list[tuple[str, Stream, bool, bytes]]:
 
 async def test_long_lines_are_split_into_partial_records(
     runtime: ContainerdRuntime,
-    container_io: FifoContainerIO,
+    container_io: ContainerStdio,
     make_container: MakeContainer,
     tmp_path: Path,
 ) -> None:
@@ -57,7 +57,7 @@ async def test_long_lines_are_split_into_partial_records(
 
 async def test_tty_output_is_logged_as_stdout(
     runtime: ContainerdRuntime,
-    container_io: FifoContainerIO,
+    container_io: ContainerStdio,
     make_container: MakeContainer,
     tmp_path: Path,
 ) -> None:
@@ -72,7 +72,7 @@ async def test_tty_output_is_logged_as_stdout(
 
 async def test_reopen_log_after_rotation(
     runtime: ContainerdRuntime,
-    container_io: FifoContainerIO,
+    container_io: ContainerStdio,
     make_container: MakeContainer,
     tmp_path: Path,
 ) -> None:
@@ -94,7 +94,7 @@ async def test_reopen_log_after_rotation(
 async def test_reattach_after_a_restart_of_the_io(
     containerd: Containerd,
     runtime: ContainerdRuntime,
-    container_io: FifoContainerIO,
+    container_io: ContainerStdio,
     make_container: MakeContainer,
     tmp_path: Path,
 ) -> None:
@@ -106,7 +106,7 @@ async def test_reattach_after_a_restart_of_the_io(
     await container_io.close_all()  # hexcri goes away; the FIFOs stay
     await runtime.exec_sync(cid, ["sh", "-c", ": > /tmp/go"], 30)
     await asyncio.sleep(0.2)  # "after" waits in the FIFO, while the container runs
-    revived = FifoContainerIO(str(containerd.root / "hexcri-state"), WallClock())
+    revived = fifo_io(containerd)
     await revived.open(cid, str(log), False, False)  # the shim kept the FIFOs open
     await wait_for_content(log, b"after")
     await runtime.kill(cid, 9)

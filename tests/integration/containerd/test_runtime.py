@@ -17,11 +17,11 @@ import pytest
 
 from adapters.containerd import api
 from adapters.containerd.client import ContainerdClient
-from adapters.containerd.io import FifoContainerIO
 from adapters.containerd.runtime import ContainerdRuntime
 from domain.errors import DeadlineExceeded, NotFound
 from domain.logformat import parse_record
 from domain.model import Image, TaskStatus
+from domain.stdio import ContainerStdio
 from ports.runtime import CreateRequest
 from tests.integration.containerd.conftest import MakeContainer
 from tests.support.containerd import Containerd, minimal_spec
@@ -39,7 +39,7 @@ async def wait_status(runtime: ContainerdRuntime, cid: str, status: TaskStatus) 
 
 async def test_container_echoes_and_exits(
     runtime: ContainerdRuntime,
-    container_io: FifoContainerIO,
+    container_io: ContainerStdio,
     make_container: MakeContainer,
     tmp_path: Path,
 ) -> None:
@@ -226,7 +226,7 @@ async def test_failed_start_leaves_a_container_that_delete_removes(
 async def test_created_container_starts_after_a_restart(
     containerd: Containerd,
     runtime: ContainerdRuntime,
-    container_io: FifoContainerIO,
+    container_io: ContainerStdio,
     containerd_client: ContainerdClient,
     busybox_image: Image,
     tmp_path: Path,

@@ -13,11 +13,11 @@ import pytest
 
 from adapters.containerd import api
 from adapters.containerd.client import ContainerdClient
-from adapters.containerd.io import FifoContainerIO
 from adapters.containerd.runtime import ContainerdRuntime
 from adapters.containerd.users import read_rootfs as _read_rootfs
 from domain.errors import InvalidArgument
 from domain.model import Image, TaskStatus
+from domain.stdio import ContainerStdio
 from ports.runtime import CreateRequest
 from tests.integration.containerd.test_runtime import wait_status
 from tests.support.containerd import Containerd, minimal_spec
@@ -45,7 +45,7 @@ async def snapshot_names(client: ContainerdClient) -> list[str]:
 async def test_user_name_is_resolved_from_the_image(
     containerd: Containerd,
     runtime: ContainerdRuntime,
-    container_io: FifoContainerIO,
+    container_io: ContainerStdio,
     containerd_client: ContainerdClient,
     busybox_image: Image,
     tmp_path: Path,
