@@ -63,7 +63,7 @@ def node_options(settings: Settings) -> NodeOptions:
         sandbox_root=os.path.join(settings.root_dir, "sandboxes"),
         min_oom_score_adj=floor,
         cgroup_driver=settings.cgroup_driver,
-        namespace=settings.containerd.namespace,
+        default_cgroup_parent=f"/{settings.containerd.namespace}",
         **node_facts(),
     )
 

@@ -28,7 +28,7 @@ class ContainerdSettings(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     address: str = "/run/containerd/containerd.sock"
-    namespace: str = DOMAIN.node.namespace
+    namespace: str = "k8s.io"  # containerd's CRI namespace; pods' cgroups go under /<namespace>
     root: str = "/var/lib/containerd"  # containerd's root: where its snapshotter keeps layers
     snapshotter: str = "overlayfs"
     runtime: str = "io.containerd.runc.v2"

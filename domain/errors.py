@@ -39,3 +39,8 @@ class ResourceExhausted(HexcriError):
 
 class Internal(HexcriError):
     """Something failed that is not the client's fault."""
+
+
+class StillRunning(Internal):
+    """The process has not exited, so its task cannot be released yet (the runtime ports'
+    answer; to a client an internal error, as containerd's)."""

@@ -6,6 +6,8 @@ entities (Sandbox, Container, Image) carry the mutable status the runtime report
 
 from __future__ import annotations
 
+import hashlib
+from collections.abc import Sequence
 from enum import Enum, IntEnum
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
@@ -401,6 +403,17 @@ class ImageConfig(Frozen):
     exposed_ports: tuple[str, ...] = ()
 
 
+def chain_ids(diff_ids: Sequence[str]) -> list[str]:
+    """The OCI ChainID of every layer: ChainID(n) = sha256(ChainID(n-1) + " " + DiffID(n))."""
+    out: list[str] = []
+    for diff_id in diff_ids:
+        if not out:
+            out.append(diff_id)
+        else:
+            out.append("sha256:" + hashlib.sha256(f"{out[-1]} {diff_id}".encode()).hexdigest())
+    return out
+
+
 class Image(Entity):
     """An image held by the node, identified by its config digest."""
 
@@ -410,8 +423,14 @@ class Image(Entity):
     size: int = 0
     config: ImageConfig = ImageConfig()
     pinned: bool = False
-    # Backend-specific handle (e.g. the top layer's chain ID for the snapshotter).
-    chain_id: str = ""
+    # The config's `rootfs.diff_ids`: the digests of the uncompressed layers, bottom first.
+    diff_ids: tuple[str, ...] = ()
+
+    @property
+    def chain_id(self) -> str:
+        """The OCI ChainID of the image's rootfs (of its top layer); "" without layers."""
+        chains = chain_ids(self.diff_ids)
+        return chains[-1] if chains else ""
 
     @property
     def uid(self) -> int | None:

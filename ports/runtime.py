@@ -31,22 +31,22 @@ class CreateRequest(Frozen):
     spec: dict[str, Any]
     labels: dict[str, str] = Field(default_factory=dict)
     stdio: Stdio = Stdio()
+    # Started as soon as the caller's other steps end (a pod's pause container): the runtime
+    # may do the work of `start` that can be done ahead, within `create`, so that it overlaps
+    # those steps; the process's refusals then fail `create`.
+    start_soon: bool = False
 
 
 class ContainerRuntime(Protocol):
     async def create(self, request: CreateRequest) -> None:
-        """Create the container (its rootfs, its spec, where its stdio goes); nothing runs yet.
-        Leaves nothing on failure."""
-        ...
-
-    async def create_task(self, container_id: str) -> None:
-        """Make the container's process without starting it (runc create), so that slow
-        work can overlap with other steps; idempotent. `start` makes it if still needed."""
+        """Create the container (its rootfs, its spec, where its stdio goes); nothing runs yet
+        and it is listed with its task CREATED. Leaves nothing on failure."""
         ...
 
     async def start(self, container_id: str) -> int:
-        """Create the task (unless `create_task` did) and start it; returns its pid. A refusal
-        (the command is not in the image) fails here, as in containerd's CRI."""
+        """Start the container's process; returns its pid. A refusal (the command is not in
+        the image) fails here, as in containerd's CRI, unless the request was `start_soon`
+        (then `create` failed). NotFound for an unknown container or a released task."""
         ...
 
     async def kill(self, container_id: str, signal: int) -> None:
@@ -54,17 +54,21 @@ class ContainerRuntime(Protocol):
         ...
 
     async def reap(self, container_id: str) -> None:
-        """Release an exited task (its shim and stdio); the container stays. Idempotent."""
+        """Release an exited task (its shim and stdio); the container stays. Idempotent.
+        StillRunning when its process has not exited."""
         ...
 
     async def delete(self, container_id: str) -> None:
-        """Delete task, container and writable layer. Idempotent."""
+        """Delete task (killed first if it still runs), container and writable layer.
+        Idempotent."""
         ...
 
     async def update_resources(self, container_id: str, resources: dict[str, Any]) -> None:
-        """Merge an OCI `linux.resources` object (as `domain.spec` builds it) into the
-        container's spec, so that a task started later gets it, and apply it to the task if it
-        runs. NotFound for an unknown container; an error for a task that has exited."""
+        """Set the container's limits to `resources`, OCI `linux.resources` objects (`cpu`,
+        `memory`, `hugepageLimits`, `unified`) as the domain merged them: each replaces the
+        spec's object of that name (the others, such as device rules, stay), so that a task
+        started later gets them, and they are applied to the task if it runs. NotFound for an
+        unknown container; an error for a task that has exited."""
         ...
 
     async def exec_sync(

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime
+import logging
 import secrets
 from collections.abc import AsyncIterator, Mapping
 from typing import Any
@@ -21,10 +22,14 @@ from google.protobuf import field_mask_pb2
 from adapters.containerd import api
 from adapters.containerd.client import ContainerdClient
 from adapters.containerd.faults import crash_point
+from adapters.containerd.wire import ignore_not_found, ts_ns
 from domain.errors import AlreadyExists, HexcriError, Internal, NotFound
+
+log = logging.getLogger(__name__)
 
 LEASE_HEADER = "containerd-lease"
 LEASE_EXPIRE = "containerd.io/gc.expire"
+PREFIX = "hexcri-"  # of the leases and content ingests this adapter makes
 WRITE_CHUNK = 1024 * 1024
 
 
@@ -83,7 +88,7 @@ class ContentStore:
         An error of the source (a corrupt or stalled download) aborts the ingest and is
         re-raised; nothing is committed.
         """
-        ref = f"hexcri-{digest}-{secrets.token_hex(4)}"
+        ref = f"{PREFIX}{digest}-{secrets.token_hex(4)}"
         source_error: list[BaseException] = []
 
         async def requests() -> AsyncIterator[Any]:
@@ -177,14 +182,17 @@ async def lease_resource(client: ContainerdClient, lease: str, kind: str, name: 
 
 
 class Leases:
-    """Leases that keep a pull's content and snapshots from the garbage collector."""
+    """Leases that keep work in flight (a pull's content and snapshots, a container's
+    snapshot until the container holds it) from the garbage collector; each expires on its
+    own if hexcri dies before deleting it."""
 
     def __init__(self, client: ContainerdClient) -> None:
         self.client = client
+        self._deleting: set[asyncio.Future[None]] = set()
 
     async def create(self, purpose: str, expire_after: float = 3600.0) -> str:
         expires = datetime.datetime.now(datetime.UTC) + datetime.timedelta(seconds=expire_after)
-        lease_id = f"hexcri-{purpose}-{secrets.token_hex(8)}"
+        lease_id = f"{PREFIX}{purpose}-{secrets.token_hex(8)}"
         labels = {LEASE_EXPIRE: expires.strftime("%Y-%m-%dT%H:%M:%SZ")}
         await self.client.leases.Create(api.leases.CreateRequest(id=lease_id, labels=labels))
         return lease_id
@@ -192,6 +200,18 @@ class Leases:
     async def delete(self, lease_id: str, sync: bool = False) -> None:
         with contextlib.suppress(NotFound):
             await self.client.leases.Delete(api.leases.DeleteRequest(id=lease_id, sync=sync))
+
+    def delete_soon(self, lease_id: str) -> None:
+        """Delete the lease in the background (after the caller's answer); if containerd
+        cannot be reached, the lease expires."""
+
+        async def delete() -> None:
+            with contextlib.suppress(Exception):
+                await self.delete(lease_id)
+
+        task = asyncio.ensure_future(delete())
+        self._deleting.add(task)
+        task.add_done_callback(self._deleting.discard)
 
     @contextlib.asynccontextmanager
     async def held(self, purpose: str, expire_after: float = 3600.0) -> AsyncIterator[str]:
@@ -201,3 +221,20 @@ class Leases:
             yield lease_id
         finally:  # also when the pull is cancelled (again, even, while this runs)
             await asyncio.shield(self.delete(lease_id))
+
+
+async def release_interrupted(client: ContainerdClient, before_ns: int) -> None:
+    """Abort the content ingests and delete the leases of calls a crash of hexcri cut (made
+    before `before_ns`, the start of this process): nothing of a running call is touched."""
+    statuses = await client.content.ListStatuses(api.content.ListStatusesRequest())
+    for status in statuses.statuses:
+        if status.ref.startswith(PREFIX) and ts_ns(status.started_at) < before_ns:
+            log.info("aborting the interrupted ingest %s", status.ref)
+            await ignore_not_found(client.content.Abort(api.content.AbortRequest(ref=status.ref)))
+    leases = await client.leases.List(api.leases.ListRequest())
+    for lease in leases.leases:
+        if lease.id.startswith(PREFIX) and ts_ns(lease.created_at) < before_ns:
+            log.info("deleting the lease %s of an interrupted call", lease.id)
+            await ignore_not_found(
+                client.leases.Delete(api.leases.DeleteRequest(id=lease.id, sync=True))
+            )  # sync: the garbage collector takes its content at once

@@ -14,6 +14,7 @@ from typing import Any
 
 from adapters.containerd import api
 from adapters.containerd.client import ContainerdClient
+from adapters.containerd.wire import ts_ns
 from domain.errors import HexcriError
 from domain.model import TaskExit, TaskOOM
 
@@ -23,10 +24,6 @@ EXIT_TOPIC = "/tasks/exit"
 OOM_TOPIC = "/tasks/oom"
 # An exit published just before the new subscription took effect is caught by a second look.
 RECONCILE_AGAIN = 1.0
-
-
-def _ts_ns(ts: Any) -> int:
-    return int(ts.seconds) * 1_000_000_000 + int(ts.nanos)
 
 
 def decode(envelope: Any) -> TaskExit | TaskOOM | None:
@@ -40,7 +37,7 @@ def decode(envelope: Any) -> TaskExit | TaskOOM | None:
         return TaskExit(
             container_id=exit_event.container_id,
             exit_code=int(exit_event.exit_status),
-            exited_at=_ts_ns(exit_event.exited_at),
+            exited_at=ts_ns(exit_event.exited_at),
             pid=int(exit_event.pid),
         )
     if envelope.topic == OOM_TOPIC or kind == "containerd.events.TaskOOM":
@@ -75,7 +72,7 @@ class ContainerdEvents:
             TaskExit(
                 container_id=task.id,
                 exit_code=int(task.exit_status),
-                exited_at=_ts_ns(task.exited_at),
+                exited_at=ts_ns(task.exited_at),
                 pid=int(task.pid),
             )
             for task in reply.tasks

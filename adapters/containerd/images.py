@@ -10,10 +10,9 @@ from __future__ import annotations
 
 import builtins
 import contextlib
-import hashlib
 import json
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -33,17 +32,6 @@ INDEX_TYPES = (
     "application/vnd.oci.image.index.v1+json",
     "application/vnd.docker.distribution.manifest.list.v2+json",
 )
-
-
-def chain_ids(diff_ids: Sequence[str]) -> list[str]:
-    """The chain ID of every layer: ChainID(n) = sha256(ChainID(n-1) + " " + DiffID(n))."""
-    out: list[str] = []
-    for diff_id in diff_ids:
-        if not out:
-            out.append(diff_id)
-        else:
-            out.append("sha256:" + hashlib.sha256(f"{out[-1]} {diff_id}".encode()).hexdigest())
-    return out
 
 
 def image_config(doc: dict[str, Any]) -> ImageConfig:
@@ -83,7 +71,7 @@ class Described:
     config_digest: str
     size: int
     config: ImageConfig
-    chain_id: str
+    diff_ids: tuple[str, ...]
     content: tuple[str, ...]  # every digest the image needs (index, manifest, config, layers)
 
 
@@ -152,12 +140,11 @@ class ContainerdImageStore:
         layers = doc.get("layers") or ()
         size += int(config_desc["size"]) + sum(int(layer["size"]) for layer in layers)
         content += [config_desc["digest"], *(layer["digest"] for layer in layers)]
-        chain = chain_ids(config_doc.get("rootfs", {}).get("diff_ids") or [])
         described = Described(
             config_digest=config_desc["digest"],
             size=size,
             config=image_config(config_doc),
-            chain_id=chain[-1] if chain else "",
+            diff_ids=tuple(config_doc.get("rootfs", {}).get("diff_ids") or ()),
             content=tuple(content),
         )
         self._described[content[0]] = described
@@ -179,7 +166,7 @@ class ContainerdImageStore:
                         id=described.config_digest,
                         size=described.size,
                         config=described.config,
-                        chain_id=described.chain_id,
+                        diff_ids=described.diff_ids,
                     ),
                     [],
                 ),

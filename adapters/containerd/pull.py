@@ -31,12 +31,11 @@ from adapters.containerd.content import LEASE_HEADER, ContentStore, Leases, leas
 from adapters.containerd.images import (
     DEFAULT_SNAPSHOTTER,
     MANAGED_LABEL,
-    chain_ids,
     image_config,
     names_for,
 )
 from domain.errors import AlreadyExists, Internal, InvalidArgument, NotFound, ResourceExhausted
-from domain.model import AuthConfig, Image
+from domain.model import AuthConfig, Image, chain_ids
 from domain.reference import Reference
 from domain.sharing import SharedWork
 from ports.images import PullProgress
@@ -153,7 +152,7 @@ class ContainerdImagePuller:
             repo_digests=(f"{repository}@{resolved.digest}",),
             size=image_size(resolved),
             config=image_config(config_doc),
-            chain_id=chains[-1] if chains else "",
+            diff_ids=tuple(diff_ids),
         )
 
     async def _layers(

@@ -125,7 +125,7 @@ class MemoryImageStore:
             repo_digests=tuple(sorted(digests)),
             size=size,
             config=config,
-            chain_id=image_id,
+            diff_ids=(image_id,),  # one layer (its chain ID is its diff ID)
         )
         self.images[image_id] = image
         # as a real pull: the record of what this pull named, not of every name the image has

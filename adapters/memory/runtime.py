@@ -26,7 +26,14 @@ from typing import Any
 
 from adapters.memory.images import SNAPSHOTS_DIR
 from adapters.memory.io import MemoryIO
-from domain.errors import AlreadyExists, DeadlineExceeded, Internal, NotFound, Unavailable
+from domain.errors import (
+    AlreadyExists,
+    DeadlineExceeded,
+    Internal,
+    NotFound,
+    StillRunning,
+    Unavailable,
+)
 from domain.logformat import Stream
 from domain.model import (
     ContainerStats,
@@ -38,7 +45,6 @@ from domain.model import (
 )
 from domain.spec import apply, with_resolved_user
 from domain.spec.pipeline import resources as spec_resources
-from domain.spec.resources import merge_resources
 from ports.clock import Clock
 from ports.runtime import EXEC_OUTPUT_LIMIT, CreateRequest
 from ports.streams import Streams, TerminalSize
@@ -112,11 +118,6 @@ class MemoryRuntime:
         spec = apply(request.spec, [with_resolved_user(IMAGE_PASSWD, IMAGE_GROUP)])
         self._tasks[request.id] = _Task(request=request.model_copy(update={"spec": spec}))
 
-    async def create_task(self, container_id: str) -> None:
-        """The fake's task is made with its container: only checks that it exists."""
-        if self._get(container_id).status == TaskStatus.ABSENT:
-            raise NotFound(f"task {container_id} not found")
-
     async def start(self, container_id: str) -> int:
         task = self._get(container_id)
         if task.status == TaskStatus.ABSENT:
@@ -143,7 +144,7 @@ class MemoryRuntime:
         if task is None or task.status in (TaskStatus.CREATED, TaskStatus.ABSENT):
             return
         if task.status == TaskStatus.RUNNING:
-            raise Internal("failed to delete task: cannot delete a running process")
+            raise StillRunning("failed to delete task: cannot delete a running process")
         task.status = TaskStatus.ABSENT
         task.pid = task.exit_code = task.exited_at = 0
 
@@ -157,9 +158,9 @@ class MemoryRuntime:
         task = self._get(container_id)
         if task.status == TaskStatus.STOPPED:
             raise Internal("cannot update a stopped container")
-        merge_resources(spec_resources(task.request.spec), resources)
+        spec_resources(task.request.spec).update(copy.deepcopy(resources))
         if task.status == TaskStatus.RUNNING:
-            merge_resources(task.resources, resources)
+            task.resources.update(copy.deepcopy(resources))
 
     async def exec_sync(
         self,

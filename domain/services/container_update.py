@@ -11,7 +11,7 @@ from domain.services.locks import ObjectLocks
 from domain.services.serial import holding
 from domain.services.unit_of_work import PodRepository
 from domain.spec import NodeOptions
-from domain.spec.resources import linux_resources
+from domain.spec.resources import updated_resources
 from domain.validation.resources import check_resources
 from ports.runtime import ContainerRuntime
 
@@ -36,7 +36,7 @@ class ContainerUpdate:
     async def _update(self, container: Container, resources: LinuxResources) -> None:
         if container.state not in (ContainerState.CREATED, ContainerState.RUNNING):
             raise FailedPrecondition(f"container {container.id} is {container.state.name}")
-        oci = linux_resources(resources, self.node)
+        oci = updated_resources(container.resources, resources, self.node)
         async with self.pods.changing(container) as uow:
             await self.runtime.update_resources(container.id, oci)
             container.resources = resources

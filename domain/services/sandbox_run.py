@@ -88,7 +88,7 @@ class SandboxRun:
             image=image,
             spec=sandbox_spec(sandbox, image, self.settings.node, profile),
             labels={KIND_LABEL: "sandbox"},
+            start_soon=True,  # its process is made while the network is set up
         )
         uow.on_rollback("delete pause container", lambda: self.runtime.delete(sandbox.id))
         await self.runtime.create(request)
-        await self.runtime.create_task(sandbox.id)

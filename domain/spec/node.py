@@ -27,8 +27,9 @@ class NodeOptions(Frozen):
     cgroup_driver: Literal["cgroupfs", "systemd"] = "cgroupfs"
     # The node's hostname: host-network pods, and HOSTNAME when the pod has none.
     hostname: str = ""
-    # containerd namespace, used for the default cgroups path of a pod without a parent.
-    namespace: str = "k8s.io"
+    # Where the cgroups of a pod without a cgroup parent go with cgroupfs (containerd's CRI
+    # puts them under `/<its namespace>`; the composition root says which).
+    default_cgroup_parent: str = "/k8s.io"
     # cgroup v2 (unified): unprivileged containers get a cgroup namespace, as in containerd.
     cgroup_v2: bool = False
     # Whether memory+swap limits can be set (memory.memsw / memory.swap.max exist).

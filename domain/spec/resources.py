@@ -18,14 +18,13 @@ SYSTEMD_PREFIX = "cri-containerd"
 def cgroups_path(parent: str, object_id: str, node: NodeOptions) -> str:
     """`<parent>/<id>` for cgroupfs, `<slice>:cri-containerd:<id>` for the systemd driver.
 
-    Without a parent, cgroupfs uses containerd's default `/<namespace>/<id>` and systemd
-    `system.slice`.
+    Without a parent, cgroupfs uses the node's default parent and systemd `system.slice`.
     """
     if node.cgroup_driver == "systemd":
         slice_ = posixpath.basename(parent.rstrip("/")) or "system.slice"
         return f"{slice_}:{SYSTEMD_PREFIX}:{object_id}"
     if not parent:
-        return f"/{node.namespace}/{object_id}"
+        return posixpath.join(node.default_cgroup_parent, object_id)
     return posixpath.join(parent, object_id)
 
 
@@ -79,6 +78,17 @@ def with_resources(res: LinuxResources | None, node: NodeOptions) -> Step:
         merge_resources(resources(spec), fields)
 
     return step
+
+
+def updated_resources(
+    current: LinuxResources | None, update: LinuxResources, node: NodeOptions
+) -> dict[str, Any]:
+    """A container's limits after UpdateContainerResources, as OCI `linux.resources` objects:
+    its `current` ones with the fields `update` sets over them (a CPU update keeps the quota
+    it does not name), for the runtime to apply as they are."""
+    merged = linux_resources(current, node) if current is not None else {}
+    merge_resources(merged, linux_resources(update, node))
+    return merged
 
 
 def merge_resources(target: dict[str, Any], fields: Mapping[str, Any]) -> None:

@@ -20,7 +20,7 @@ import pytest
 from adapters.memory.clock import FakeClock
 from adapters.memory.io import MemoryIO
 from adapters.memory.runtime import MemoryRuntime
-from domain.errors import AlreadyExists, DeadlineExceeded, Internal, NotFound
+from domain.errors import AlreadyExists, DeadlineExceeded, Internal, NotFound, StillRunning
 from domain.ids import new_id
 from domain.model import Image, RuntimeContainer, TaskExit, TaskOOM, TaskStatus
 from ports.events import RuntimeEvents
@@ -44,7 +44,11 @@ class Driver:
     made: list[str] = field(default_factory=list)
 
     async def make(
-        self, args: list[str], labels: dict[str, str] | None = None, memory_limit: int = 0
+        self,
+        args: list[str],
+        labels: dict[str, str] | None = None,
+        memory_limit: int = 0,
+        start_soon: bool = False,
     ) -> str:
         """Create (not start) a container running `args`."""
         cid = new_id()
@@ -54,7 +58,14 @@ class Driver:
             linux["resources"]["memory"] = {"limit": memory_limit, "swap": memory_limit}
         self.made.append(cid)
         await self.runtime.create(
-            CreateRequest(id=cid, sandbox_id=cid, image=self.image, spec=spec, labels=labels or {})
+            CreateRequest(
+                id=cid,
+                sandbox_id=cid,
+                image=self.image,
+                spec=spec,
+                labels=labels or {},
+                start_soon=start_soon,
+            )
         )
         return cid
 
@@ -265,9 +276,7 @@ async def test_start_of_a_started_task_fails(driver: Driver) -> None:
 
 
 async def test_a_task_made_ahead_is_started_later(driver: Driver) -> None:
-    cid = await driver.make(SERVER)
-    await driver.runtime.create_task(cid)
-    await driver.runtime.create_task(cid)  # idempotent
+    cid = await driver.make(SERVER, start_soon=True)
     made = await listed(driver.runtime, cid)
     assert made is not None and made.task == TaskStatus.CREATED
     pid = await driver.runtime.start(cid)
@@ -276,8 +285,7 @@ async def test_a_task_made_ahead_is_started_later(driver: Driver) -> None:
 
 
 async def test_delete_of_a_task_made_ahead_leaves_nothing(driver: Driver) -> None:
-    cid = await driver.make(SERVER)
-    await driver.runtime.create_task(cid)
+    cid = await driver.make(SERVER, start_soon=True)
     await driver.runtime.delete(cid)
     assert await listed(driver.runtime, cid) is None
     with pytest.raises(NotFound):
@@ -342,6 +350,16 @@ async def test_reap_of_a_running_task_fails(driver: Driver) -> None:
     assert found is not None and (found.task, found.pid) == (TaskStatus.RUNNING, pid)
 
 
+async def test_a_running_task_is_still_running_to_reap(driver: Driver, events: Events) -> None:
+    """ "Still running" is the port's own answer, whatever the backend's error code."""
+    cid, _ = await running(driver)
+    with pytest.raises(StillRunning):
+        await driver.runtime.reap(cid)
+    await driver.runtime.kill(cid, signal.SIGKILL)
+    await events.exit_of(cid)
+    await driver.runtime.reap(cid)
+
+
 async def test_oom_kill_is_reported_before_the_exit(driver: Driver, events: Events) -> None:
     cid = await driver.start_oom_victim()
     seen = await events.until_exit(cid)
@@ -374,7 +392,6 @@ async def test_unknown_container(runtime: ContainerRuntime) -> None:
     await runtime.reap(unknown)
     await runtime.delete(unknown)
     for call in (
-        runtime.create_task(unknown),
         runtime.start(unknown),
         runtime.exec_sync(unknown, ["true"], WAIT),
         runtime.update_resources(unknown, {"cpu": {"shares": 512}}),

@@ -219,7 +219,7 @@ def busybox_image(containerd: Containerd) -> Image:
         id=image.config_digest,
         repo_tags=(BUSYBOX_REF,),
         config=ImageConfig(env=tuple(image.config["config"]["Env"]), cmd=("sh",)),
-        chain_id=image.chain_id,
+        diff_ids=tuple(image.diff_ids),
     )
 
 

@@ -7,7 +7,8 @@ import pytest
 from google.protobuf import any_pb2
 
 from adapters.containerd import api
-from adapters.containerd.runtime import CGROUPS_V1_TYPE, CGROUPS_V2_TYPE, _decode_metrics
+from adapters.containerd.metrics import CGROUPS_V1_TYPE, CGROUPS_V2_TYPE
+from adapters.containerd.metrics import decode_metrics as _decode_metrics
 from domain.errors import Internal
 
 KERNEL_UNLIMITED = 9223372036854771712  # memory.limit_in_bytes of a cgroup v1 without a limit

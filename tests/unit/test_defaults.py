@@ -55,7 +55,7 @@ def test_the_settings_take_their_defaults_from_the_domain() -> None:
     assert settings.sandbox_image == domain.sandbox_image
     assert settings.cgroup_driver == domain.cgroup_driver == node.cgroup_driver
     assert settings.stop_kill_wait == domain.stop_kill_wait
-    assert settings.containerd.namespace == node.namespace
+    assert f"/{settings.containerd.namespace}" == node.default_cgroup_parent
     assert settings.max_container_log_line_size == MAX_RECORD
 
 

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 
 import pytest
 
 from adapters.memory.backend import MemoryBackend
 from domain.errors import InvalidArgument, NotFound
-from domain.model import ImageConfig
+from domain.model import Image, ImageConfig, chain_ids
 from tests.support.harness import Harness
 
 
@@ -69,3 +70,12 @@ async def test_sandbox_image_is_pinned(ctx: Harness) -> None:
     assert image is not None and image.pinned
     other = ctx.image_query.image_status(await ctx.image_pull.pull_image("busybox"))
     assert other is not None and not other.pinned
+
+
+def test_the_chain_id_is_the_oci_chain_id_of_the_top_layer() -> None:
+    a, b = "sha256:" + "a" * 64, "sha256:" + "b" * 64
+    top = "sha256:" + hashlib.sha256(f"{a} {b}".encode()).hexdigest()
+    assert chain_ids([a, b]) == [a, top]
+    assert Image(id="x", diff_ids=(a, b)).chain_id == top
+    assert Image(id="x", diff_ids=(a,)).chain_id == a
+    assert Image(id="x").chain_id == ""

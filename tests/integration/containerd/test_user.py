@@ -13,7 +13,8 @@ import pytest
 
 from adapters.containerd import api
 from adapters.containerd.client import ContainerdClient
-from adapters.containerd.runtime import ContainerdRuntime, _read_rootfs
+from adapters.containerd.runtime import ContainerdRuntime
+from adapters.containerd.users import read_rootfs as _read_rootfs
 from domain.errors import InvalidArgument
 from domain.model import Image, TaskStatus
 from domain.stdio import ContainerStdio

@@ -12,6 +12,7 @@ from domain.spec.pipeline import apply
 from domain.spec.resources import (
     cgroups_path,
     clamp_oom_score_adj,
+    updated_resources,
     with_oom_score_adj,
     with_resources,
     with_sandbox_cpu_shares,
@@ -30,6 +31,26 @@ def test_cgroups_path() -> None:
         == "kubepods-pod1.slice:cri-containerd:abc"
     )
     assert cgroups_path("", "abc", SYSTEMD) == "system.slice:cri-containerd:abc"
+
+
+def test_cgroups_path_without_parent_uses_the_nodes_default() -> None:
+    node = NodeOptions(default_cgroup_parent="/elsewhere")
+    assert cgroups_path("", "abc", node) == "/elsewhere/abc"
+    assert cgroups_path("/kubepods", "abc", node) == "/kubepods/abc"
+
+
+def test_updated_resources_are_the_current_ones_with_the_update_over_them() -> None:
+    current = LinuxResources(cpu_quota=50000, cpu_shares=512, memory_limit_in_bytes=1 << 26)
+    update = LinuxResources(cpu_shares=1024, unified={"memory.high": "1"})
+    assert updated_resources(current, update, CGROUPFS) == {
+        "cpu": {"quota": 50000, "shares": 1024},
+        "memory": {"limit": 1 << 26, "swap": 1 << 26},
+        "unified": {"memory.high": "1"},
+    }
+    assert updated_resources(None, update, NodeOptions(swap_controller=False)) == {
+        "cpu": {"shares": 1024},
+        "unified": {"memory.high": "1"},
+    }
 
 
 def test_resources() -> None:
