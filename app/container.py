@@ -170,6 +170,7 @@ class Domain(containers.DeclarativeContainer):
         clock,
         task_exits,
         reconciling,
+        locks,
     )
     pod_volumes = providers.Singleton(PodVolumes, files)
 

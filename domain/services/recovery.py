@@ -30,7 +30,9 @@ from domain.model import (
 from domain.names import container_name
 from domain.pods import KIND_LABEL, log_path, network_request
 from domain.services.exits import Exits
+from domain.services.locks import ObjectLocks
 from domain.services.rollback import Rollback
+from domain.services.serial import holding
 from domain.services.unit_of_work import PodRepository
 from domain.store import ImageIndex
 from ports.clock import Clock
@@ -64,6 +66,7 @@ class Recovery:
     clock: Clock
     recorder: Exits
     reconciling: set[str]
+    locks: ObjectLocks  # an object is matched under its lock: a call in flight ends first
 
     def reconciler(self) -> Reconciler:
         return Reconciler(self)
@@ -184,7 +187,20 @@ class Reconciler:
         return not self.pending
 
     async def _settle(self, object_id: str) -> bool:
-        """Match one object with the runtime; True when settled (or no longer ours)."""
+        """Match one object with the runtime under its lock, as an operation on it would
+        hold it: a StartContainer whose task runs but whose reply is not recorded yet ends
+        first. True when settled (or no longer ours)."""
+        deps = self.deps
+        container = deps.pods.containers.lookup(object_id)
+        if container is not None:
+            async with holding(deps.locks, deps.pods.containers, container) as held:
+                return held is None or await self._match(object_id)
+        if self._state_of(object_id) is not None:  # a sandbox
+            async with deps.locks.exclusive(object_id):
+                return await self._match(object_id)
+        return await self._match(object_id)
+
+    async def _match(self, object_id: str) -> bool:
         deps = self.deps
         before = self._state_of(object_id)
         try:

@@ -262,3 +262,30 @@ async def test_a_call_during_the_check_has_the_last_word(
     monkeypatch.setattr(backend.runtime, "inspect", stopped_meanwhile)
     assert await reconciler.reconcile_once() is True
     assert fresh.sandbox_query.pod_sandbox_status(sid).state == SandboxState.NOTREADY
+
+
+async def test_a_start_in_flight_is_not_taken_for_a_lost_reply(
+    ctx: Harness, backend: MemoryBackend
+) -> None:
+    """The reconciler's second look meets a StartContainer whose task runs but whose reply is
+    not recorded yet: it waits for the container's lock, so the start ends as it would alone
+    (before, it marked the container started and the start answered FailedPrecondition)."""
+    sid, _ = await running_pod(ctx)
+    cid = await ctx.container_create.create_container(sid, container("b", command=("srv",)))
+    reconciler = ctx.recovery.reconciler()
+    reconciler.pending.add(cid)
+    started = asyncio.Event()
+    real_start = backend.runtime.start
+
+    async def slow_start(container_id: str) -> int:
+        pid = await real_start(container_id)  # the task runs now
+        started.set()
+        await asyncio.sleep(0.05)  # the reply is not recorded yet
+        return pid
+
+    backend.runtime.start = slow_start  # type: ignore[method-assign]
+    starting = asyncio.create_task(ctx.container_start.start_container(cid))
+    await started.wait()
+    assert await reconciler.reconcile_once() is True
+    await starting  # no FailedPrecondition: the start had the container to itself
+    assert ctx.container_query.container_status(cid).state == ContainerState.RUNNING
