@@ -101,6 +101,12 @@ class LinuxResources(Frozen):
     hugepage_limits: tuple[HugepageLimit, ...] = ()
     unified: dict[str, str] = Field(default_factory=dict)
 
+    def overlaid(self, update: LinuxResources) -> LinuxResources:
+        """These resources with the fields `update` sets over them: what a container has
+        after UpdateContainerResources (containerd applies an update to the spec alike)."""
+        unset = LinuxResources()
+        return self.model_copy(update={k: v for k, v in update if v != getattr(unset, k)})
+
 
 class Capabilities(Frozen):
     add: tuple[str, ...] = ()

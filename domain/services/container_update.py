@@ -39,5 +39,6 @@ class ContainerUpdate:
         oci = updated_resources(container.resources, resources, self.node)
         async with self.pods.changing(container) as uow:
             await self.runtime.update_resources(container.id, oci)
-            container.resources = resources
+            current = container.resources
+            container.resources = resources if current is None else current.overlaid(resources)
             await uow.commit()

@@ -202,6 +202,31 @@ async def test_update_resources_before_start(ctx: Harness, backend: MemoryBacken
     assert ctx.container_query.container_status(cid).resources == res
 
 
+async def test_partial_updates_accumulate_before_start(
+    ctx: Harness, backend: MemoryBackend
+) -> None:
+    """Two updates of a CREATED container, each naming some fields: the task starts with the
+    created limits they did not name too (containerd updates the spec field by field)."""
+    sid = await ctx.sandbox_run.run_pod_sandbox(pod())
+    await ctx.image_pull.pull_image("busybox")
+    created = LinuxResources(cpu_period=100000, cpu_quota=50000)
+    cid = await ctx.container_create.create_container(
+        sid, container(command=("server",), resources=created)
+    )
+    await ctx.container_update.update_container_resources(
+        cid, LinuxResources(memory_limit_in_bytes=32 << 20)
+    )
+    await ctx.container_update.update_container_resources(cid, LinuxResources(cpu_shares=300))
+    await ctx.container_start.start_container(cid)
+    applied = backend.runtime.resources_of(cid)
+    assert applied["cpu"] == {"period": 100000, "quota": 50000, "shares": 300}
+    assert applied["memory"]["limit"] == 32 << 20
+    status = ctx.container_query.container_status(cid).resources
+    assert status == LinuxResources(
+        cpu_period=100000, cpu_quota=50000, cpu_shares=300, memory_limit_in_bytes=32 << 20
+    )
+
+
 async def test_oom_kill_reason(ctx: Harness, backend: MemoryBackend) -> None:
     sid = await ctx.sandbox_run.run_pod_sandbox(pod())
     cid = await run_app(ctx, sid, command=("server",))
